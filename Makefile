@@ -1,0 +1,51 @@
+# Thin wrapper around the stack's tools. `make up` and `make test` install what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+PACKAGES := shared services/api services/notifier services/processor
+RID ?=
+
+.PHONY: install up down logs grep test unit-test integration-test lint bench compose-up
+
+$(INSTALLED): $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	touch $@
+
+install: $(INSTALLED)
+
+up: install
+	@if docker info >/dev/null 2>&1; then $(MAKE) compose-up; else $(PY) -m devtools.stack up; fi
+
+compose-up:
+	docker compose up -d --wait
+
+down: install
+	@if docker info >/dev/null 2>&1; then docker compose down; fi
+	$(PY) -m devtools.stack down
+
+logs:
+	tail -n 20 -F logs/*.log
+
+grep: install
+	@test -n "$(RID)" || { echo "usage: make grep RID=<request id>"; exit 2; }
+	@$(PY) -m devtools.stack grep "$(RID)"
+
+test: install lint unit-test integration-test
+
+unit-test: install
+	$(PY) -m pytest shared/tests services
+
+integration-test: install
+	$(PY) -m pytest tests/integration
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy shared/threadline
+	$(VENV)/bin/lint-imports
+
+bench: install
+	$(PY) bench/tracing_overhead.py

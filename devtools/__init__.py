@@ -1,0 +1,1 @@
+"""Tooling for running the Threadline stack on one machine: make targets and tests use it."""

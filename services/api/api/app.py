@@ -1,0 +1,26 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+
+from api import errors, files, messages
+from api.celery_app import celery_init_app
+from api.config import Settings
+from api.db import make_sessionmaker
+import threadline.flask
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask("api")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    app.extensions["settings"] = settings
+    app.extensions["db"] = make_sessionmaker(settings.database_url)
+    celery_init_app(app, settings)
+    threadline.flask.init_app(app)
+    errors.register(app)
+    app.register_blueprint(messages.bp)
+    app.register_blueprint(files.bp)
+    app.add_url_rule("/api/health", "health", lambda: jsonify(status="ok"))
+    return app

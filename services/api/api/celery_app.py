@@ -1,0 +1,38 @@
+"""The API's Celery app: publishes to other services by name, runs only its own callbacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+from api.config import Settings
+from threadline import propagation
+from threadline.conf import celery_config
+
+CALLBACK_QUEUE = "api"
+# Queues the API publishes to; it consumes only CALLBACK_QUEUE.
+QUEUES = (CALLBACK_QUEUE, "notifications", "processor")
+ROUTES = {
+    "api.*": {"queue": CALLBACK_QUEUE},
+    "notifier.*": {"queue": "notifications"},
+    "processor.*": {"queue": "processor"},
+}
+
+
+def celery_init_app(app: Flask, settings: Settings) -> Celery:
+    """Create the Celery app whose tasks run inside ``app``'s context (Flask's pattern)."""
+
+    class FlaskTask(Task):  # type: ignore[misc]
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.name, task_cls=FlaskTask)
+    celery.conf.update(celery_config(settings.broker_url, QUEUES))
+    celery.conf.task_routes = ROUTES
+    celery.set_default()
+    propagation.install(celery)
+    app.extensions["celery"] = celery
+    return celery

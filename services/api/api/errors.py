@@ -1,0 +1,34 @@
+"""Every error leaves the API as JSON with a specific message, never as a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error the client can fix: ``status`` and ``message`` reach it as they are."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError):  # type: ignore[no-untyped-def]
+        return jsonify(error=error.message), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+        return jsonify(error=error.description), error.code
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):  # type: ignore[no-untyped-def]
+        log.exception("Unhandled error")
+        return jsonify(error=InternalServerError.description), 500

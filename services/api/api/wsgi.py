@@ -1,0 +1,5 @@
+"""gunicorn entry point: ``gunicorn -c services/api/gunicorn.conf.py api.wsgi:app``."""
+
+from api.app import create_app
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""Threadline's notification workers."""

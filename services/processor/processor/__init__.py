@@ -1,0 +1,1 @@
+"""The remote file processor. It knows its own tasks only and imports no other service."""

@@ -1,0 +1,47 @@
+"""The trace context of the current request or task, held in one context variable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from typing import NamedTuple
+
+from threadline.ids import request_id_or_new
+
+
+class TraceIds(NamedTuple):
+    """What every log line and every published task carries."""
+
+    request_id: str
+    parent_id: str | None = None
+    task_id: str | None = None
+
+
+_current: ContextVar[TraceIds | None] = ContextVar("threadline_trace", default=None)
+
+
+def current() -> TraceIds | None:
+    """The IDs of the request or task being handled, or None outside any."""
+    return _current.get()
+
+
+def bind(ids: TraceIds | None) -> Token[TraceIds | None]:
+    """Make ``ids`` current; pass the returned token to :func:`unbind` when done."""
+    return _current.set(ids)
+
+
+def unbind(token: Token[TraceIds | None]) -> None:
+    """Restore the context that was current before the matching :func:`bind`."""
+    _current.reset(token)
+
+
+@contextmanager
+def request_context(request_id: str | None = None) -> Iterator[TraceIds]:
+    """Run a block as one request: a valid ``request_id`` is kept, anything else replaced."""
+    ids = TraceIds(request_id_or_new(request_id))
+    token = bind(ids)
+    try:
+        yield ids
+    finally:
+        unbind(token)

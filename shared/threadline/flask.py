@@ -1,0 +1,37 @@
+"""Flask integration: each request runs in the context of its (validated) request ID."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from threadline.context import TraceIds, bind, current, unbind
+from threadline.ids import request_id_or_new
+
+HEADER = "X-Request-ID"
+
+
+def init_app(app: Flask, header: str = HEADER) -> None:
+    """Bind a request ID for every request of ``app`` and echo it in the response header.
+
+    The incoming header is used only when it is well formed; otherwise a new ID is made, so
+    a hostile value never reaches a log line or a task.
+    """
+
+    @app.before_request
+    def bind_request_id() -> None:
+        g.threadline_token = bind(TraceIds(request_id_or_new(request.headers.get(header))))
+
+    @app.after_request
+    def echo_request_id(response: Response) -> Response:
+        ids = current()
+        if ids is not None:
+            response.headers[header] = ids.request_id
+        return response
+
+    @app.teardown_request
+    def unbind_request_id(_: Any = None) -> None:
+        token = g.pop("threadline_token", None)
+        if token is not None:
+            unbind(token)

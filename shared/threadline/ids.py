@@ -1,0 +1,57 @@
+"""Request IDs and task IDs: the only place that decides what a well-formed ID is."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+DEFAULT_PATTERN = r"[A-Za-z0-9._-]{1,64}"
+_pattern = re.compile(DEFAULT_PATTERN)
+_UUID_LENGTH = 36
+
+
+def set_pattern(pattern: str) -> None:
+    """Change the accepted request-ID format (a regex matched against the whole value).
+
+    Whatever the pattern, it must exclude whitespace, control characters and quotes: the
+    value is written to log lines and headers as it is.
+    """
+    global _pattern
+    _pattern = re.compile(pattern)
+
+
+def is_valid_request_id(value: object) -> bool:
+    """True when ``value`` is a string in the accepted request-ID format."""
+    return isinstance(value, str) and _pattern.fullmatch(value) is not None
+
+
+def new_request_id() -> str:
+    """A fresh request ID: 32 hex characters."""
+    return uuid.uuid4().hex
+
+
+def request_id_or_new(value: object) -> str:
+    """``value`` when it is a valid request ID, else a fresh one. Never returns ``value`` raw."""
+    return value if is_valid_request_id(value) else new_request_id()  # type: ignore[return-value]
+
+
+def make_task_id(request_id: str) -> str:
+    """A task ID of the form ``<request_id>_<uuid4>``: Flower's search by request ID finds it."""
+    return f"{request_id}_{uuid.uuid4()}"
+
+
+def request_id_from_task_id(task_id: object) -> str | None:
+    """The request ID a task ID of the form ``<request_id>_<uuid4>`` starts with, else None."""
+    if not isinstance(task_id, str) or len(task_id) <= _UUID_LENGTH + 1:
+        return None
+    prefix, sep, tail = task_id[: -_UUID_LENGTH - 1], task_id[-_UUID_LENGTH - 1], task_id[-_UUID_LENGTH:]
+    if sep != "_" or not _is_uuid(tail) or not is_valid_request_id(prefix):
+        return None
+    return prefix
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False

@@ -1,0 +1,134 @@
+"""One logging set-up for every kind of process: API, worker, beat, script.
+
+Every record gets ``request_id``, ``parent_id`` and ``task_id`` (``-`` when absent), Celery's
+own records included, and is redacted before it is written. Records go to one handler on the
+root logger, so propagation never writes a line twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import colorlog
+from pythonjsonlogger.json import JsonFormatter
+
+from threadline.context import TraceIds, current
+from threadline.ids import request_id_from_task_id
+from threadline.redaction import RedactingFilter
+
+TEXT_FORMAT = (
+    "%(asctime)s %(levelname)-7s %(process)-6d rid=%(request_id)s task=%(task_id)s "
+    "parent=%(parent_id)s %(name)s: %(message)s"
+)
+JSON_FIELDS = "%(asctime)s %(levelname)s %(process)d %(name)s %(message)s %(request_id)s %(task_id)s %(parent_id)s"
+_MISSING = "-"
+_HANDLER_NAME = "threadline"
+
+
+class TraceFilter(logging.Filter):
+    """Adds the current trace IDs to a record; in a worker's main process, where no task runs,
+    takes them from the task ID that Celery's record carries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ids = current() or _ids_from_celery_record(record)
+        if ids is None:
+            record.request_id = record.parent_id = record.task_id = _MISSING
+        else:
+            record.request_id = ids.request_id
+            record.parent_id = ids.parent_id or _MISSING
+            record.task_id = ids.task_id or _MISSING
+        return True
+
+
+def _ids_from_celery_record(record: logging.LogRecord) -> TraceIds | None:
+    # Celery logs "received", time-limit and lost-worker lines with the task ID among the
+    # arguments: a dict with "id" or a tuple of strings.
+    args = record.args
+    if isinstance(args, dict):
+        candidates: Any = (args.get("id"),)
+    elif isinstance(args, tuple):
+        candidates = args
+    else:
+        return None
+    for value in candidates:
+        request_id = request_id_from_task_id(value)
+        if request_id is not None:
+            return TraceIds(request_id, None, value)
+    return None
+
+
+def configure(
+    process: str,
+    *,
+    fmt: str | None = None,
+    level: str | None = None,
+    log_dir: str | None = None,
+    secret_fields: tuple[str, ...] | None = None,
+) -> logging.Handler:
+    """Install the threadline handler on the root logger and return it.
+
+    ``process`` names the log file (``<log_dir>/<process>.log``); without a log directory
+    records go to standard error. Unset arguments come from LOG_FORMAT (text or json),
+    LOG_LEVEL, LOG_DIR and LOG_SECRET_FIELDS (comma-separated). Calling it again replaces
+    the handler it installed before.
+    """
+    fmt = (fmt or os.environ.get("LOG_FORMAT") or "text").lower()
+    if fmt not in ("text", "json"):
+        raise ValueError(f"LOG_FORMAT must be 'text' or 'json', not {fmt!r}")
+    log_dir = log_dir if log_dir is not None else os.environ.get("LOG_DIR")
+    handler = _make_handler(process, log_dir)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(_make_formatter(fmt, handler))
+    handler.addFilter(TraceFilter())
+    handler.addFilter(RedactingFilter(secret_fields or _env_secret_fields()))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel((level or os.environ.get("LOG_LEVEL") or "INFO").upper())
+    _let_celery_loggers_propagate()
+    return handler
+
+
+def _make_handler(process: str, log_dir: str | None) -> logging.Handler:
+    if not log_dir:
+        return logging.StreamHandler(sys.stderr)
+    Path(log_dir).mkdir(parents=True, exist_ok=True)
+    return logging.FileHandler(Path(log_dir) / f"{process}.log", encoding="utf-8")
+
+
+def _make_formatter(fmt: str, handler: logging.Handler) -> logging.Formatter:
+    if fmt == "json":
+        return JsonFormatter(JSON_FIELDS, rename_fields={"asctime": "timestamp", "levelname": "level"})
+    stream = getattr(handler, "stream", None)
+    if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler) and stream.isatty():
+        return colorlog.ColoredFormatter("%(log_color)s" + TEXT_FORMAT)
+    return logging.Formatter(TEXT_FORMAT)
+
+
+def _env_secret_fields() -> tuple[str, ...]:
+    raw = os.environ.get("LOG_SECRET_FIELDS", "")
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def _let_celery_loggers_propagate() -> None:
+    # Celery gives some of its loggers handlers of their own; one root handler is enough.
+    for name in ("celery", "celery.task", "celery.redirected"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+
+
+def setup_celery_logging(process: str) -> None:
+    """Let threadline, not Celery, configure logging in worker and beat processes."""
+    from celery import signals
+
+    def on_setup_logging(**_: Any) -> None:
+        configure(process)
+
+    signals.setup_logging.connect(on_setup_logging, weak=False, dispatch_uid="threadline.logs")

@@ -1,0 +1,83 @@
+"""Carry the request ID through Celery: publish side, worker side and beat.
+
+``install(app)`` is all an app needs. It
+
+- gives tasks published without an explicit ID a task ID ``<request_id>_<uuid4>``;
+- writes the validated request ID into every published message's headers;
+- makes the worker bind the IDs of the task it runs, so every log line carries them;
+- registers the task that forwards error callbacks across codebases (see ``callbacks``).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from celery import Celery, Task, signals
+
+from threadline import callbacks
+from threadline.context import TraceIds, bind, current, unbind
+from threadline.ids import make_task_id, new_request_id, request_id_from_task_id, request_id_or_new
+
+HEADER = "request_id"
+_TOKEN_ATTR = "_threadline_token"
+
+
+def install(app: Celery) -> Celery:
+    """Trace every task ``app`` publishes or runs. Safe to call more than once."""
+    if getattr(app, "_threadline_installed", False):
+        return app
+    app.send_task = _traced_send_task(app.send_task)  # type: ignore[method-assign]
+    if app.conf.beat_scheduler == "celery.beat:PersistentScheduler":
+        app.conf.beat_scheduler = "threadline.beat:TracingScheduler"
+    callbacks.register(app)
+    app._threadline_installed = True  # type: ignore[attr-defined]
+    return app
+
+
+def _traced_send_task(send_task: Any) -> Any:
+    # Every publish path (delay, apply_async, signatures, canvas, retries, beat) ends in
+    # app.send_task, and only there is an ID not yet chosen: canvas IDs arrive explicit.
+    @functools.wraps(send_task)
+    def send(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        if not options.get("task_id"):
+            ids = current()
+            options["task_id"] = make_task_id(ids.request_id if ids else new_request_id())
+        return send_task(name, args, kwargs, **options)
+
+    return send
+
+
+def request_id_for_publish(task_id: str | None) -> str:
+    """The request ID a message published now carries."""
+    ids = current()
+    if ids is not None:
+        return ids.request_id
+    return request_id_from_task_id(task_id) or new_request_id()
+
+
+@signals.before_task_publish.connect(weak=False, dispatch_uid="threadline.publish")
+def _on_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    if headers is not None:
+        headers[HEADER] = request_id_for_publish(headers.get("id"))
+
+
+def ids_for_request(task_id: str, request: Any) -> TraceIds:
+    """The IDs of a task about to run; the header is validated again, never trusted raw."""
+    header = request.get(HEADER)
+    if header is None:
+        header = request_id_from_task_id(task_id)
+    return TraceIds(request_id_or_new(header), request.get("parent_id"), task_id)
+
+
+@signals.task_prerun.connect(weak=False, dispatch_uid="threadline.prerun")
+def _on_prerun(task_id: str, task: Task, **_: Any) -> None:
+    request = task.request
+    setattr(request, _TOKEN_ATTR, bind(ids_for_request(task_id, request)))
+
+
+@signals.task_postrun.connect(weak=False, dispatch_uid="threadline.postrun")
+def _on_postrun(task: Task, **_: Any) -> None:
+    token = getattr(task.request, _TOKEN_ATTR, None)
+    if token is not None:
+        unbind(token)
