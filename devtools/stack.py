@@ -71,7 +71,7 @@ class Stack:
             pid = int(self.pid_file.read_text())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if is_alive(pid) else None
 
     def start(self, timeout: float = 120) -> None:
         """Start every process unless this stack already runs; return once it is healthy."""
@@ -118,9 +118,9 @@ class Stack:
         tree = descendants(pid)
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(_alive(p) for p in [pid, *tree]):
+        while time.monotonic() < deadline and any(is_alive(p) for p in [pid, *tree]):
             time.sleep(0.2)
-        for leftover in [p for p in [pid, *tree] if _alive(p)]:
+        for leftover in [p for p in [pid, *tree] if is_alive(p)]:
             os.kill(leftover, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
 
@@ -148,7 +148,7 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
+def is_alive(pid: int) -> bool:
     try:
         state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
