@@ -12,7 +12,7 @@ RID ?=
 $(INSTALLED): $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	$(PY) -m pip install -q $(addprefix -e ,$(PACKAGES)) -e 'services/api[flower]' -r requirements-dev.txt
 	touch $@
 
 install: $(INSTALLED)
@@ -44,7 +44,7 @@ integration-test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy shared/threadline
+	cd shared && ../$(VENV)/bin/mypy threadline
 	$(VENV)/bin/lint-imports
 
 bench: install

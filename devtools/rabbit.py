@@ -21,7 +21,7 @@ def answers(url: str, timeout: float = 3.0) -> bool:
         with Connection(url, connect_timeout=timeout) as conn:
             conn.ensure_connection(max_retries=1)
         return True
-    except Exception:  # noqa: BLE001  (any failure means: not usable)
+    except Exception:
         return False
 
 

@@ -38,7 +38,7 @@ def poll_until(check: Callable[[], object], what: str, timeout: float = 60, inte
             last = result
         except StackError:
             raise
-        except Exception as exc:  # noqa: BLE001  (remembered for the report)
+        except Exception as exc:
             last = exc
         time.sleep(interval)
     raise TimeoutError(f"{what}: not within {timeout} s (last: {last!r})")
@@ -79,8 +79,10 @@ class Stack:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.log_dir.mkdir(parents=True, exist_ok=True)
             with open(self.log_dir / "honcho.out", "ab") as out:
+                # -e os.devnull: the environment is complete already, and it must win over .env.
+                command = ["honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT), "-e", os.devnull]
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT), "-e", os.devnull],
+                    [sys.executable, "-m", *command],
                     env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     start_new_session=True, cwd=ROOT,
                 )

@@ -34,7 +34,9 @@ def flower_tasks(stack: Stack, request_id: str) -> dict[str, dict[str, Any]]:
     return {task["name"]: task for task_id, task in response.json().items() if task_id.startswith(f"{request_id}_")}
 
 
-def wait_for_tasks(stack: Stack, request_id: str, names: dict[str, str], state: str = "SUCCESS") -> dict[str, dict[str, Any]]:
+def wait_for_tasks(
+    stack: Stack, request_id: str, names: dict[str, str], state: str = "SUCCESS"
+) -> dict[str, dict[str, Any]]:
     """Poll Flower until every task in ``names`` of this request is in ``state``."""
 
     def settled() -> dict[str, dict[str, Any]] | None:
