@@ -16,8 +16,8 @@ from typing import Any
 from celery import Celery
 from celery.canvas import Signature
 
-from threadline.context import TraceIds, bind, current, unbind
-from threadline.ids import request_id_from_task_id, request_id_or_new
+from threadline.context import bind, current, unbind
+from threadline.worker import ids_of_message
 
 FORWARD_TASK = "threadline.forward_error"
 
@@ -45,17 +45,15 @@ def register(app: Celery) -> None:
 
 
 def _forward(app: Celery, request: Any, exc: BaseException, errback: dict[str, Any]) -> None:
-    # In the main process (time limit, lost worker) no task context is bound yet.
     failure = {
         "task_id": request.id,
         "task_name": request.task,
         "exc_type": type(exc).__name__,
         "exc_message": str(exc),
     }
-    token = None
-    if current() is None:
-        rid = request.get("request_id") or request_id_from_task_id(request.id)
-        token = bind(TraceIds(request_id_or_new(rid), request.get("parent_id"), request.id))
+    # Outside a traced worker request (another request class, an eager call) nothing is
+    # bound: take the IDs from the failed task's message.
+    token = bind(ids_of_message(request.id, request)) if current() is None else None
     try:
         app.signature(errback).clone(args=(failure,)).apply_async(parent_id=request.id, root_id=request.root_id)
     finally:

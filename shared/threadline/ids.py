@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
@@ -48,6 +49,23 @@ def request_id_from_task_id(task_id: object) -> str | None:
     if sep != "_" or not _is_uuid(tail) or not is_valid_request_id(prefix):
         return None
     return prefix
+
+
+def request_id_for_task(task_id: object, header: object) -> str:
+    """The request ID a worker gives the task ``task_id`` whose message carried ``header``.
+
+    A valid header wins; otherwise the ID the task ID starts with, else one derived from the
+    task ID itself. Never the raw header, and the same answer in every process and on every
+    retry, so the worker's main process and its pool children agree.
+    """
+    if is_valid_request_id(header):
+        return header  # type: ignore[return-value]
+    from_task = request_id_from_task_id(task_id)
+    if from_task is not None:
+        return from_task
+    if is_valid_request_id(task_id):
+        return task_id  # type: ignore[return-value]
+    return hashlib.blake2b(str(task_id).encode("utf-8", "replace"), digest_size=16).hexdigest()
 
 
 def _is_uuid(value: str) -> bool:

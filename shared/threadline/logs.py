@@ -16,7 +16,7 @@ from typing import Any
 import colorlog
 from pythonjsonlogger.json import JsonFormatter
 
-from threadline.context import TraceIds, current
+from threadline.context import TraceIds, current, recall
 from threadline.ids import request_id_from_task_id
 from threadline.redaction import RedactingFilter
 
@@ -45,8 +45,9 @@ class TraceFilter(logging.Filter):
 
 
 def _ids_from_celery_record(record: logging.LogRecord) -> TraceIds | None:
-    # Celery logs "received", time-limit and lost-worker lines with the task ID among the
-    # arguments: a dict with "id" or a tuple of strings.
+    # Celery logs "received", time-limit and revocation lines with the task ID among the
+    # arguments: a dict with "id" or a tuple of a few values. The worker's request class
+    # remembered the task's IDs (canvas task IDs carry no request ID); else parse the task ID.
     args = record.args
     if isinstance(args, dict):
         candidates: Any = (args.get("id"),)
@@ -55,6 +56,11 @@ def _ids_from_celery_record(record: logging.LogRecord) -> TraceIds | None:
     else:
         return None
     for value in candidates:
+        if not isinstance(value, str):
+            continue
+        ids = recall(value)
+        if ids is not None:
+            return ids
         request_id = request_id_from_task_id(value)
         if request_id is not None:
             return TraceIds(request_id, None, value)
@@ -106,7 +112,7 @@ def _make_formatter(fmt: str, handler: logging.Handler) -> logging.Formatter:
     if fmt == "json":
         return JsonFormatter(JSON_FIELDS, rename_fields={"asctime": "timestamp", "levelname": "level"})
     stream = getattr(handler, "stream", None)
-    if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler) and stream.isatty():
+    if not isinstance(handler, logging.FileHandler) and stream is not None and stream.isatty():
         return colorlog.ColoredFormatter("%(log_color)s" + TEXT_FORMAT)
     return logging.Formatter(TEXT_FORMAT)
 

@@ -4,7 +4,8 @@
 
 - gives tasks published without an explicit ID a task ID ``<request_id>_<uuid4>``;
 - writes the validated request ID into every published message's headers;
-- makes the worker bind the IDs of the task it runs, so every log line carries them;
+- makes the worker bind the IDs of the task it runs, so every log line carries them, and
+  lets its main process find them for the lines it logs about a task (see ``worker``);
 - registers the task that forwards error callbacks across codebases (see ``callbacks``).
 """
 
@@ -17,9 +18,9 @@ from celery import Celery, Task, signals
 
 from threadline import callbacks
 from threadline.context import TraceIds, bind, current, unbind
-from threadline.ids import make_task_id, new_request_id, request_id_from_task_id, request_id_or_new
+from threadline.ids import make_task_id, new_request_id, request_id_from_task_id
+from threadline.worker import HEADER, ids_of_message, traced_request_class
 
-HEADER = "request_id"
 _TOKEN_ATTR = "_threadline_token"
 
 
@@ -31,6 +32,7 @@ def install(app: Celery) -> Celery:
     if app.conf.beat_scheduler == "celery.beat:PersistentScheduler":
         app.conf.beat_scheduler = "threadline.beat:TracingScheduler"
     callbacks.register(app)
+    signals.worker_init.connect(_trace_requests, weak=False, dispatch_uid="threadline.requests")
     app._threadline_installed = True  # type: ignore[attr-defined]
     return app
 
@@ -64,10 +66,17 @@ def _on_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
 
 def ids_for_request(task_id: str, request: Any) -> TraceIds:
     """The IDs of a task about to run; the header is validated again, never trusted raw."""
-    header = request.get(HEADER)
-    if header is None:
-        header = request_id_from_task_id(task_id)
-    return TraceIds(request_id_or_new(header), request.get("parent_id"), task_id)
+    return ids_of_message(task_id, request)
+
+
+def _trace_requests(sender: Any = None, **_: Any) -> None:
+    # worker_init fires once the worker imported its tasks and before it builds the
+    # strategies that instantiate each task's Request class.
+    app = getattr(sender, "app", None)
+    if not getattr(app, "_threadline_installed", False):
+        return
+    for task in app.tasks.values():  # type: ignore[union-attr]
+        task.Request = traced_request_class(task.Request)
 
 
 @signals.task_prerun.connect(weak=False, dispatch_uid="threadline.prerun")
