@@ -1,4 +1,9 @@
-"""Tasks the remote processor calls back by name; they run on the API's own worker."""
+"""Tasks the remote processor calls back by name; they run on the API's own worker.
+
+Each changes a file only while it is unfinished (pending or processing), in one conditional
+UPDATE: a redelivered callback (the worker lost after the commit, before the ack) or a late
+progress report finds the file finished and changes nothing, so each outcome is applied once.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +12,51 @@ from typing import Any
 
 from celery import shared_task
 from flask import current_app
+from sqlalchemy import update
 
 from api.db import File
 
 log = logging.getLogger(__name__)
+UNFINISHED = ("pending", "processing")
+# The processor's own failure types, whose messages are written for people (see processor.tasks).
+READABLE_FAILURES = frozenset({"MalformedFile", "TimedOut", "ProcessorCrashed"})
 
 
-@shared_task(name="api.file_processed")
+@shared_task(name="api.file_progress", ignore_result=True)
+def file_progress(report: dict[str, Any], file_id: int) -> None:
+    if _update_unfinished(file_id, status="processing", rows_done=report["rows"], percent=report["percent"]):
+        log.info("File %s processing: %s rows, %s%%", file_id, report["rows"], report["percent"])
+
+
+@shared_task(name="api.file_processed", ignore_result=True)
 def file_processed(result: dict[str, Any], file_id: int) -> None:
-    _finish(file_id, "succeeded", result=result)
-    log.info("File %s processed: %s rows", file_id, result.get("rows"))
+    if _update_unfinished(file_id, status="succeeded", result=result, rows_done=result["rows"], percent=100.0):
+        log.info("File %s succeeded: %s rows", file_id, result["rows"])
+    else:
+        log.info("File %s was finished already; repeated success callback ignored", file_id)
 
 
-@shared_task(name="api.file_failed")
+@shared_task(name="api.file_failed", ignore_result=True)
 def file_failed(failure: dict[str, Any], file_id: int) -> None:
-    reason = f"{failure['exc_type']}: {failure['exc_message']}"
-    _finish(file_id, "failed", error=reason)
-    log.warning("File %s failed: %s", file_id, reason)
+    reason = failure_reason(failure)
+    if _update_unfinished(file_id, status="failed", error=reason):
+        log.warning("File %s failed: %s", file_id, reason)
+    else:
+        log.info("File %s was finished already; repeated failure callback ignored", file_id)
 
 
-def _finish(file_id: int, status: str, **fields: Any) -> None:
+def failure_reason(failure: dict[str, Any]) -> str:
+    """What a user reads for a failure forwarded by threadline's remote errback."""
+    if failure["exc_type"] in READABLE_FAILURES:
+        return str(failure["exc_message"])
+    if failure["exc_type"] == "TimeLimitExceeded":  # the hard limit: the task ignored the soft one
+        return "timed out (hard time limit exceeded)"
+    return f"{failure['exc_type']}: {failure['exc_message']}"
+
+
+def _update_unfinished(file_id: int, **values: Any) -> bool:
     with current_app.extensions["db"].begin() as session:
-        record = session.get(File, file_id)
-        record.status = status
-        for name, value in fields.items():
-            setattr(record, name, value)
+        outcome = session.execute(
+            update(File).where(File.id == file_id, File.status.in_(UNFINISHED)).values(**values)
+        )
+    return bool(outcome.rowcount)

@@ -30,6 +30,13 @@ class Message(Base):
 
 
 class File(Base):
+    """An upload and what the processor made of it.
+
+    status: pending -> processing -> succeeded (``result`` holds the statistics) or failed
+    (``error`` holds the reason). succeeded and failed are final: callbacks change only an
+    unfinished file, which makes a redelivered callback harmless.
+    """
+
     __tablename__ = "files"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -37,9 +44,12 @@ class File(Base):
     name: Mapped[str] = mapped_column(String(255))
     path: Mapped[str] = mapped_column(String(1024))
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    rows_done: Mapped[int] = mapped_column(default=0)
+    percent: Mapped[float] = mapped_column(default=0.0)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
 
 
 def make_sessionmaker(database_url: str) -> sessionmaker:

@@ -1,45 +1,131 @@
-"""POST /api/files/: store an upload and have the remote processor work on it."""
+"""POST /api/files/: store a CSV upload and have the remote processor work on it; GET its status.
+
+The processor is another codebase: it is called by task name and answers through the API's
+own callback tasks (``api.callbacks``), which it cannot import. With ``?validate=sync`` the
+header is first checked by the processor while the client waits (see ``HeaderCheck``).
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from pathlib import Path
+from typing import Any
 
+from celery import Celery
+from celery.exceptions import TimeoutError as ResultTimeout
 from flask import Blueprint, current_app, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from threadline import current, propagation
+from threadline.callbacks import remote_errback
+from threadline.conf import celery_config, env, env_int
 
-from api.callbacks import file_failed, file_processed
+from api.callbacks import file_failed, file_processed, file_progress
 from api.celery_app import CALLBACK_QUEUE
 from api.db import File
 from api.errors import ApiError
-from threadline import current
-from threadline.callbacks import remote_errback
 
 log = logging.getLogger(__name__)
 bp = Blueprint("files", __name__, url_prefix="/api/files")
+CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel"})
+# What clients such as curl send when they don't know the type; accepted for a .csv name.
+GENERIC_TYPE = "application/octet-stream"
+
+
+class HeaderCheck:
+    """A synchronous call to ``processor.check_header`` that waits at most ``timeout`` seconds.
+
+    It has a Celery client of its own because it is the API's only call that reads a result:
+    the rpc:// backend (RESULT_BACKEND) sends the answer back over the broker to this process's
+    reply queue, so no result store runs beside the broker, and the callback workflow keeps
+    storing no results at all. The task expires with the wait, so a processor that comes back
+    later does not check a file nobody waits for.
+    """
+
+    def __init__(self, broker_url: str, backend_url: str, timeout: int) -> None:
+        self.timeout = timeout
+        self.client = Celery("api-header-check", set_as_current=False)
+        self.client.conf.update(celery_config(broker_url, ("processor",)))
+        self.client.conf.update(result_backend=backend_url, task_routes={"processor.*": {"queue": "processor"}})
+        propagation.install(self.client)
+
+    def __call__(self, path: str) -> list[str]:
+        result = self.client.send_task("processor.check_header", args=[path], expires=self.timeout)
+        try:
+            answer = result.get(timeout=self.timeout, propagate=False)
+        except ResultTimeout:
+            raise ApiError(504, f"The processor did not check the file within {self.timeout} s") from None
+        if result.failed():
+            raise ApiError(502, f"The processor could not check the file: {answer}")
+        if "error" in answer:
+            raise ApiError(422, f"Malformed CSV: {answer['error']}")
+        return list(answer["columns"])
+
+
+@bp.record_once
+def _configure(state: BlueprintSetupState) -> None:
+    # Read at start-up so that a bad value stops the API before it serves anything.
+    settings = state.app.extensions["settings"]
+    timeout = env_int("API_FILE_CHECK_TIMEOUT", 5)
+    state.app.extensions["header_check"] = HeaderCheck(settings.broker_url, env("RESULT_BACKEND", "rpc://"), timeout)
 
 
 @bp.post("/")
 def upload_file():  # type: ignore[no-untyped-def]
+    mode = request.args.get("validate", "async")
+    if mode not in ("async", "sync"):
+        raise ApiError(400, "validate must be 'sync' or 'async'")
+    path, name = _store_upload()
+    try:
+        columns = current_app.extensions["header_check"](str(path)) if mode == "sync" else None
+    except ApiError:
+        path.unlink(missing_ok=True)
+        raise
+    record = _record_and_send(path, name)
+    log.info("File %s (%s) stored and sent to the processor", record.id, name)
+    body: dict[str, Any] = {"file_id": record.id, "request_id": record.request_id, "status": record.status}
+    if columns is not None:
+        body["columns"] = columns
+    return jsonify(body), 202
+
+
+def _store_upload() -> tuple[Path, str]:
+    """Check the upload and write it under FILE_STORE; 4xx with a specific message otherwise."""
+    settings = current_app.extensions["settings"]
+    if request.mimetype != "multipart/form-data":
+        raise ApiError(415, "Send the CSV as multipart/form-data, in form field 'file'")
+    if request.content_length is not None and request.content_length > settings.max_upload_bytes:
+        raise ApiError(413, f"The upload is larger than {settings.max_upload_bytes} bytes")
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise ApiError(400, "Send the CSV as multipart form field 'file'")
-    store = Path(current_app.extensions["settings"].file_store)
+        raise ApiError(400, "Send the CSV as multipart form field 'file', with a file name")
+    is_csv_name = upload.filename.lower().endswith(".csv")
+    if upload.mimetype not in CSV_TYPES and not (upload.mimetype == GENERIC_TYPE and is_csv_name):
+        raise ApiError(415, f"Expected a CSV file (text/csv), not {upload.mimetype or 'no content type'}")
+    store = Path(settings.file_store)
     store.mkdir(parents=True, exist_ok=True)
-    path = store / f"{uuid.uuid4().hex}.csv"
+    path = (store / f"{uuid.uuid4().hex}.csv").resolve()
     upload.save(path)
-    request_id = current().request_id
+    if path.stat().st_size == 0:
+        path.unlink()
+        raise ApiError(422, "The file is empty")
+    return path, upload.filename
+
+
+def _record_and_send(path: Path, name: str) -> File:
     with current_app.extensions["db"].begin() as session:
-        record = File(request_id=request_id, name=upload.filename, path=str(path.resolve()))
+        record = File(request_id=current().request_id, name=name[:255], path=str(path))
         session.add(record)
+    # Each callback runs on the API's worker (its queue named here); the errback is wrapped
+    # so that the processor, which cannot import it, still sends it the real failure.
     current_app.extensions["celery"].send_task(
         "processor.process_file",
         args=[record.path],
+        kwargs={"progress": dict(file_progress.s(record.id).set(queue=CALLBACK_QUEUE))},
         link=file_processed.s(record.id).set(queue=CALLBACK_QUEUE),
         link_error=remote_errback(file_failed.s(record.id).set(queue=CALLBACK_QUEUE)),
     )
-    log.info("File %s (%s) stored and sent to the processor", record.id, upload.filename)
-    return jsonify(file_id=record.id, request_id=request_id, status=record.status), 202
+    return record
 
 
 @bp.get("/<int:file_id>")
@@ -48,4 +134,13 @@ def get_file(file_id: int):  # type: ignore[no-untyped-def]
         record = session.get(File, file_id)
     if record is None:
         raise ApiError(404, f"No file with id {file_id}")
-    return jsonify(file_id=record.id, status=record.status, result=record.result, error=record.error)
+    body: dict[str, Any] = {
+        "file_id": record.id,
+        "name": record.name,
+        "request_id": record.request_id,
+        "status": record.status,
+        "progress": {"rows": record.rows_done, "percent": record.percent},
+        "result": record.result,
+        "error": record.error,
+    }
+    return jsonify(body)

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from celery import Celery
-
 from threadline import propagation
-from threadline.conf import celery_config, env
+from threadline.conf import celery_config
+
+from processor.settings import current_settings
 
 QUEUE = "processor"
+# Past the soft limit the task reports "timed out"; the hard limit only catches a task that
+# ignores it.
+HARD_LIMIT_GRACE = 30
 
 
 def make_celery() -> Celery:
-    # Callers name their callback queues in the signatures they send; they are declared here
-    # too because this app creates no queue it was not told about.
-    reply_queues = tuple(env("PROCESSOR_REPLY_QUEUES", "api").split(","))
+    settings = current_settings()
     app = Celery("processor", include=["processor.tasks"])
-    app.conf.update(celery_config(env("BROKER_URL", "amqp://guest:guest@localhost:5672//"), (QUEUE, *reply_queues)))
+    app.conf.update(celery_config(settings.broker_url, (QUEUE, *settings.reply_queues)))
+    app.conf.update(
+        result_backend=settings.result_backend,
+        # Only the synchronous header check has a caller waiting for its result; everything
+        # else answers through callbacks.
+        task_ignore_result=True,
+        task_soft_time_limit=settings.soft_time_limit,
+        task_time_limit=settings.soft_time_limit + HARD_LIMIT_GRACE,
+    )
     return propagation.install(app)
