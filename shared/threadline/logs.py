@@ -90,7 +90,7 @@ def configure(
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(_make_formatter(fmt, handler))
     handler.addFilter(TraceFilter())
-    handler.addFilter(RedactingFilter(secret_fields or _env_secret_fields()))
+    handler.addFilter(RedactingFilter(secret_fields or _env_secret_fields(), extras=fmt == "json"))
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)

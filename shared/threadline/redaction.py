@@ -48,18 +48,25 @@ class RedactingFilter(logging.Filter):
     named secret fields entirely.
 
     The message is formatted once here and stored formatted, so the handler's formatter does
-    not format it again: the filter costs one pass of two regular expressions per record.
+    not format it again. ``extras=False`` skips scanning extra fields other than the secret
+    ones, for formats that never write them (the text format): Celery attaches a dict of the
+    task's arguments and result to its lines, and scanning it is most of the filter's cost.
     """
 
-    def __init__(self, secret_fields: tuple[str, ...] = ()) -> None:
+    def __init__(self, secret_fields: tuple[str, ...] = (), *, extras: bool = True) -> None:
         super().__init__()
         self.secret_fields = frozenset(DEFAULT_SECRET_FIELDS + secret_fields)
+        self.extras = extras
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = redact(record.getMessage()), None
         attributes = record.__dict__
-        for name in attributes.keys() - _STANDARD:
-            attributes[name] = MASK if name in self.secret_fields else redact_value(attributes[name])
+        if self.extras:
+            for name in attributes.keys() - _STANDARD:
+                attributes[name] = MASK if name in self.secret_fields else redact_value(attributes[name])
+        else:
+            for name in self.secret_fields.intersection(attributes):
+                attributes[name] = MASK
         if record.exc_info:
             # Exception text can quote personal data: format it once, masked, and drop the
             # exception so no formatter writes it unmasked (they all fall back to exc_text).
