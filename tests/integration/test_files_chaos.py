@@ -1,0 +1,169 @@
+"""Faults of the remote processor: time limit, SIGKILL mid-file, processor down.
+
+These tests need to stop, start and kill one processor, which honcho cannot do for one of its
+processes. So for this module the stack's own processor stops consuming its queue (Celery's
+cancel_consumer) and each test runs a processor of its own: the Procfile's command, against
+the same vhost, database and file store, with the settings the test needs.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from celery import Celery
+
+from devtools.stack import ROOT, Stack, descendants, is_alive, poll_until
+from tests.integration.test_files import csv_rows, file_status, upload, wait_finished
+
+pytestmark = pytest.mark.chaos
+
+
+class Processor:
+    """A processor worker started, stopped and killed by the test, by its own PIDs."""
+
+    def __init__(self, stack: Stack, **settings: str) -> None:
+        self.name = f"processor-it-{uuid.uuid4().hex[:6]}@%h"
+        self.env = {**stack.env, **settings}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Processor:
+        command = shlex.split(_procfile_command("processor"))
+        command[command.index("-n") + 1] = self.name
+        self.process = subprocess.Popen(
+            command, env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        poll_until(lambda: _answers(self.env["BROKER_URL"], self.name), "the test's processor answers", timeout=90)
+        return self
+
+    def stop(self) -> None:
+        """Warm shutdown, as a deployment would stop it; SIGKILL only if it hangs."""
+        if self.process is None:
+            return
+        tree = [self.process.pid, *descendants(self.process.pid)]
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        finally:
+            for pid in tree:
+                if is_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            self.process = None
+
+    def pool_child(self) -> int:
+        assert self.process is not None
+        children = descendants(self.process.pid)
+        assert len(children) == 1, f"expected one pool process (-c 1), found {children}"
+        return children[0]
+
+
+def _procfile_command(name: str) -> str:
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        key, _, command = line.partition(":")
+        if key.strip() == name:
+            return command.strip()
+    raise LookupError(f"no {name} in the Procfile")
+
+
+def _control(broker_url: str) -> Celery:
+    return Celery(broker=broker_url, set_as_current=False)
+
+
+def _answers(broker_url: str, pattern: str) -> bool:
+    app = _control(broker_url)
+    try:
+        names = {name for reply in app.control.ping(timeout=1.0) for name in reply}
+    finally:
+        app.close()
+    return any(name.startswith(pattern.split("@")[0] + "@") for name in names)
+
+
+@pytest.fixture(scope="module")
+def stack_processor_paused(stack: Stack) -> Iterator[None]:
+    """While this module runs, the stack's own processor consumes nothing."""
+    app = _control(stack.env["BROKER_URL"])
+    replies = app.control.ping(timeout=2.0)
+    regular = [name for reply in replies for name in reply if name.startswith("processor@")]
+    assert regular, f"the stack's processor does not answer: {replies}"
+    app.control.cancel_consumer("processor", destination=regular, reply=True, timeout=10)
+    try:
+        yield
+    finally:
+        app.control.add_consumer("processor", destination=regular, reply=True, timeout=10)
+        app.close()
+
+
+@pytest.fixture
+def start_processor(stack: Stack, stack_processor_paused: None) -> Iterator[Callable[..., Processor]]:
+    """Starts the test's processors (settings as keyword arguments); stops them after it."""
+    started: list[Processor] = []
+
+    def start(**settings: str) -> Processor:
+        processor = Processor(stack, **settings)
+        started.append(processor)
+        return processor.start()
+
+    yield start
+    for processor in started:
+        processor.stop()
+
+
+def test_file_over_the_soft_time_limit_fails_timed_out(stack, start_processor):
+    start_processor(PROCESSOR_SOFT_TIME_LIMIT="2", PROCESSOR_MAX_ROWS_PER_SECOND="200")
+
+    response = upload(stack, "it-file-slow", csv_rows(2000))
+    record = wait_finished(stack, response.json()["file_id"])
+
+    assert record["status"] == "failed"
+    assert record["error"] == "timed out after 2 s"
+    assert 0 < record["progress"]["rows"] < 2000
+
+
+def test_processor_killed_mid_file_is_redelivered_and_the_file_succeeds_once(stack, start_processor):
+    processor = start_processor(PROCESSOR_MAX_ROWS_PER_SECOND="300")
+    response = upload(stack, "it-file-kill", csv_rows(1500))
+    file_id = response.json()["file_id"]
+
+    running = poll_until(lambda: _processing(stack, file_id), "progress reported while processing", timeout=60)
+    os.kill(processor.pool_child(), signal.SIGKILL)
+    record = wait_finished(stack, file_id, timeout=120)
+
+    assert 0 < running["progress"]["rows"] < 1500 and 0 < running["progress"]["percent"] < 100
+    assert record["status"] == "succeeded", record
+    assert record["result"]["rows"] == 1500
+    assert _count_lines(stack, "processor", "it-file-kill", "Processing ") == 2
+    time.sleep(2)  # a duplicate callback, were there one, would be on the queue by now
+    assert _count_lines(stack, "api-worker", "it-file-kill", f"File {file_id} succeeded") == 1
+
+
+def test_files_wait_while_the_processor_is_down_and_complete_when_it_returns(stack, start_processor):
+    down = upload(stack, "it-file-down", "a,b\n1,2\n")
+    sync = upload(stack, "it-file-down-sync", "a,b\n1,2\n", validate="sync")
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        assert file_status(stack, down.json()["file_id"])["status"] == "pending"
+        time.sleep(0.5)
+
+    assert sync.status_code == 504
+    assert "did not check the file within" in sync.json()["error"]
+    start_processor()
+    record = wait_finished(stack, down.json()["file_id"])
+    assert record["status"] == "succeeded"
+    assert record["result"]["rows"] == 1
+
+
+def _processing(stack: Stack, file_id: int) -> dict | None:
+    record = file_status(stack, file_id)
+    return record if record["status"] == "processing" and record["progress"]["rows"] > 0 else None
+
+
+def _count_lines(stack: Stack, process: str, request_id: str, text: str) -> int:
+    lines = (stack.log_dir / f"{process}.log").read_text().splitlines()
+    return sum(1 for line in lines if f"rid={request_id} " in line and text in line)
