@@ -19,6 +19,7 @@ from pythonjsonlogger.json import JsonFormatter
 from threadline.context import TraceIds, current, recall
 from threadline.ids import request_id_from_task_id
 from threadline.redaction import RedactingFilter
+from threadline.worker import ids_of_message
 
 TEXT_FORMAT = (
     "%(asctime)s %(levelname)-7s %(process)-6d rid=%(request_id)s task=%(task_id)s "
@@ -46,24 +47,23 @@ class TraceFilter(logging.Filter):
 
 def _ids_from_celery_record(record: logging.LogRecord) -> TraceIds | None:
     # Celery logs "received", time-limit and revocation lines with the task ID among the
-    # arguments: a dict with "id" or a tuple of a few values. The worker's request class
-    # remembered the task's IDs (canvas task IDs carry no request ID); else parse the task ID.
+    # arguments (a dict with "id", or a tuple of a few values), and a rejected message with
+    # its headers (a dict with "id" and our header). The worker's request class remembered
+    # the task's IDs (canvas task IDs carry no request ID); else they come from the message.
     args = record.args
-    if isinstance(args, dict):
-        candidates: Any = (args.get("id"),)
-    elif isinstance(args, tuple):
-        candidates = args
-    else:
-        return None
+    candidates: Any = (args,) if isinstance(args, dict) else args if isinstance(args, tuple) else ()
     for value in candidates:
-        if not isinstance(value, str):
-            continue
-        ids = recall(value)
-        if ids is not None:
-            return ids
-        request_id = request_id_from_task_id(value)
-        if request_id is not None:
-            return TraceIds(request_id, None, value)
+        if isinstance(value, dict):
+            task_id = value.get("id")
+            if isinstance(task_id, str):
+                return recall(task_id) or ids_of_message(task_id, value)
+        elif isinstance(value, str):
+            ids = recall(value)
+            if ids is not None:
+                return ids
+            request_id = request_id_from_task_id(value)
+            if request_id is not None:
+                return TraceIds(request_id, None, value)
     return None
 
 
