@@ -143,6 +143,18 @@ def test_processor_killed_mid_file_is_redelivered_and_the_file_succeeds_once(sta
     assert _count_lines(stack, "api-worker", "it-file-kill", f"File {file_id} succeeded") == 1
 
 
+def test_file_that_keeps_crashing_the_processor_fails_as_crashed(stack, start_processor):
+    processor = start_processor(PROCESSOR_MAX_ROWS_PER_SECOND="300", PROCESSOR_MAX_ATTEMPTS="1")
+    file_id = upload(stack, "it-file-crash", csv_rows(1500)).json()["file_id"]
+
+    poll_until(lambda: _processing(stack, file_id), "progress reported while processing", timeout=60)
+    os.kill(processor.pool_child(), signal.SIGKILL)
+    record = wait_finished(stack, file_id, timeout=120)
+
+    assert record["status"] == "failed"
+    assert record["error"] == "processor crashed once on this file; giving up"
+
+
 def test_files_wait_while_the_processor_is_down_and_complete_when_it_returns(stack, start_processor):
     down = upload(stack, "it-file-down", "a,b\n1,2\n")
     sync = upload(stack, "it-file-down-sync", "a,b\n1,2\n", validate="sync")

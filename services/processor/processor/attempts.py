@@ -25,7 +25,8 @@ def begin(path: str, max_attempts: int) -> None:
         crashes = 0
     if crashes >= max_attempts:
         marker.unlink(missing_ok=True)
-        raise ProcessorCrashed(f"processor crashed {crashes} times on this file; giving up")
+        times = "once" if crashes == 1 else f"{crashes} times"
+        raise ProcessorCrashed(f"processor crashed {times} on this file; giving up")
     marker.write_text(str(crashes + 1))
 
 
