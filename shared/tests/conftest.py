@@ -108,6 +108,9 @@ def free_port() -> int:
 class Stack:
     """The session's broker vhost, directories and the processes it started."""
 
+    poll_until = staticmethod(poll_until)
+    stop = staticmethod(stop)
+
     def __init__(self, root: Path, vhost: str) -> None:
         self.broker = BROKER.format(vhost=vhost)
         self.log_dir, self.result_dir = root / "logs", root / "results"

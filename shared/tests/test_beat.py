@@ -1,0 +1,22 @@
+"""beat gives each due task a fresh request ID, and its "Sending due task" line carries it."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def test_beat_publishes_with_a_fresh_request_id_per_run(stack: Any, caller: Any, tmp_path: Any) -> None:
+    beat = stack.start([sys.executable, "-m", "celery", "-A", "tl_caller", "beat", "-l", "INFO",
+                        "-s", str(tmp_path / "schedule")], process="beat")
+    try:
+        sent = stack.logs.wait_for("beat", lambda r: "Sending due task tick" in r["message"], "two beat sends",
+                                   count=2)
+    finally:
+        stack.stop(beat)
+    rids = [r["request_id"] for r in sent]
+    assert len(set(rids)) == len(rids) and "-" not in rids
+    for rid in rids[:2]:
+        ticks = stack.logs.wait_for("caller", lambda r, rid=rid: r["message"] == "tick" and r["request_id"] == rid,
+                                    f"tick of {rid}")
+        assert ticks[0]["task_id"].startswith(f"{rid}_")
