@@ -1,0 +1,72 @@
+"""threadline.logs in one process: formats, fields, redaction and no duplicated lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from threadline import logs, request_context
+
+
+@pytest.fixture
+def root_restored() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
+
+
+def emit(tmp_path: Path, fmt: str) -> list[str]:
+    logs.configure("unit", fmt=fmt, log_dir=str(tmp_path), secret_fields=("card",))
+    logs.configure("unit", fmt=fmt, log_dir=str(tmp_path), secret_fields=("card",))  # twice: still one handler
+    celery_logger = logging.getLogger("celery.app.trace")
+    with request_context("req-logs"):
+        celery_logger.info("mail %s at %s", "jane.doe@example.com", "+44 20 7946 0958",
+                           extra={"card": "4111", "note": "call 020 7946 0958", "data": {"to": "a@b.io"}})
+    logging.getLogger("plain").warning("outside")
+    try:
+        raise ValueError("bad address bob@example.org")
+    except ValueError:
+        logging.getLogger("plain").exception("failed")
+    return (tmp_path / "unit.log").read_text(encoding="utf-8").splitlines()
+
+
+def test_text_lines_carry_ids_once_and_redacted(tmp_path: Path, root_restored: None) -> None:
+    lines = emit(tmp_path, "text")
+    text = "\n".join(lines)
+    assert "rid=req-logs task=- parent=-" in lines[0] and "mail [redacted] at [redacted]" in lines[0]
+    assert sum("mail" in line for line in lines) == 1
+    assert "rid=- " in lines[1]
+    assert "jane" not in text and "bob@" not in text and "7946" not in text and "Traceback" in text
+
+
+def test_json_has_the_same_fields_and_redacts_extras(tmp_path: Path, root_restored: None) -> None:
+    records = [json.loads(line) for line in emit(tmp_path, "json")]
+    first = records[0]
+    for field in ("timestamp", "level", "process", "name", "message", "request_id", "task_id", "parent_id"):
+        assert field in first
+    assert (first["request_id"], first["task_id"], first["parent_id"]) == ("req-logs", "-", "-")
+    assert first["card"] == "[redacted]" and first["note"] == "call [redacted]"
+    assert first["data"] == {"to": "[redacted]"}
+    assert len(records) == 3 and "bob@" not in records[2]["exc_info"]
+
+
+def test_celery_record_without_context_takes_ids_from_the_task_id(tmp_path: Path, root_restored: None) -> None:
+    logs.configure("main", fmt="json", log_dir=str(tmp_path))
+    task_id = "req-main_" + "0" * 8 + "-0000-4000-8000-" + "0" * 12
+    logging.getLogger("celery.worker.strategy").info("Task %(name)s[%(id)s] received", {"name": "t", "id": task_id})
+    [record] = [json.loads(line) for line in (tmp_path / "main.log").read_text().splitlines()]
+    assert (record["request_id"], record["task_id"]) == ("req-main", task_id)
+
+
+def test_bad_log_format_fails_fast() -> None:
+    with pytest.raises(ValueError, match="LOG_FORMAT"):
+        logs.configure("x", fmt="xml")
