@@ -7,6 +7,7 @@ here (pool children included) and the vhost is deleted at the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -36,7 +37,7 @@ def poll_until(check: Callable[[], Any], what: str, timeout: float = 90.0) -> An
             value = check()
             if value:
                 return value
-        except Exception as exc:  # noqa: BLE001  (reported if the deadline passes)
+        except Exception as exc:
             last = exc
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last error: {last!r}")
@@ -93,10 +94,8 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
             proc.kill()
             proc.wait(30)
     for pid in family:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def free_port() -> int:

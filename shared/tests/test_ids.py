@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from threadline.ids import (
     is_valid_request_id,
     make_task_id,

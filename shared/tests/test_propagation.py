@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 from celery import chain, chord, group
-
 from threadline import request_context
 from threadline.ids import is_valid_request_id
 

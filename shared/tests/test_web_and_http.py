@@ -5,19 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import requests
-
 from threadline import request_context
 from threadline.ids import is_valid_request_id
 
 
 class Recorder(BaseHTTPRequestHandler):
-    seen: list[str | None] = []
+    seen: ClassVar[list[str | None]] = []
 
-    def do_GET(self) -> None:  # noqa: N802  (http.server's naming)
+    def do_GET(self) -> None:
         self.seen.append(self.headers.get("X-Request-ID"))
         self.send_response(204)
         self.end_headers()

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from celery.exceptions import TimeLimitExceeded
-
 from threadline import request_context
 
 TIMEOUT = 90

@@ -39,9 +39,10 @@ def register(app: Celery) -> None:
 
     # Not bound and with more than one parameter: that is what makes Celery call an errback
     # in place with (request, exc, traceback) instead of publishing it.
-    @app.task(name=FORWARD_TASK, shared=False)
     def forward_error(request: Any, exc: BaseException, traceback: Any, errback: dict[str, Any]) -> None:
         _forward(app, request, exc, errback)
+
+    app.task(name=FORWARD_TASK, shared=False)(forward_error)
 
 
 def _forward(app: Celery, request: Any, exc: BaseException, errback: dict[str, Any]) -> None:

@@ -28,12 +28,12 @@ def install(app: Celery) -> Celery:
     """Trace every task ``app`` publishes or runs. Safe to call more than once."""
     if getattr(app, "_threadline_installed", False):
         return app
-    app.send_task = _traced_send_task(app.send_task)  # type: ignore[method-assign]
+    app.send_task = _traced_send_task(app.send_task)
     if app.conf.beat_scheduler == "celery.beat:PersistentScheduler":
         app.conf.beat_scheduler = "threadline.beat:TracingScheduler"
     callbacks.register(app)
     signals.worker_init.connect(_trace_requests, weak=False, dispatch_uid="threadline.requests")
-    app._threadline_installed = True  # type: ignore[attr-defined]
+    app._threadline_installed = True
     return app
 
 
@@ -58,7 +58,6 @@ def request_id_for_publish(task_id: str | None) -> str:
     return request_id_from_task_id(task_id) or new_request_id()
 
 
-@signals.before_task_publish.connect(weak=False, dispatch_uid="threadline.publish")
 def _on_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
     if headers is not None:
         headers[HEADER] = request_id_for_publish(headers.get("id"))
@@ -79,14 +78,19 @@ def _trace_requests(sender: Any = None, **_: Any) -> None:
         task.Request = traced_request_class(task.Request)
 
 
-@signals.task_prerun.connect(weak=False, dispatch_uid="threadline.prerun")
 def _on_prerun(task_id: str, task: Task, **_: Any) -> None:
     request = task.request
     setattr(request, _TOKEN_ATTR, bind(ids_for_request(task_id, request)))
 
 
-@signals.task_postrun.connect(weak=False, dispatch_uid="threadline.postrun")
 def _on_postrun(task: Task, **_: Any) -> None:
     token = getattr(task.request, _TOKEN_ATTR, None)
     if token is not None:
         unbind(token)
+
+
+signals.before_task_publish.connect(_on_publish, weak=False, dispatch_uid="threadline.publish")
+
+signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid="threadline.prerun")
+
+signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid="threadline.postrun")

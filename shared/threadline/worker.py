@@ -23,7 +23,7 @@ def ids_of_message(task_id: str, request: Any) -> TraceIds:
     return TraceIds(request_id_for_task(task_id, request.get(HEADER)), request.get("parent_id"), task_id)
 
 
-class TracedRequest(Request):  # type: ignore[misc]
+class TracedRequest(Request):
     """Celery's Request that makes the main process's task lines carry the task's IDs."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

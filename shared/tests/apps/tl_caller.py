@@ -14,7 +14,6 @@ from typing import Any
 
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
-
 from threadline import logs, propagation
 from threadline.conf import celery_config
 from threadline.http import traced_session

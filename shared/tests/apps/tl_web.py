@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
-
 import threadline.flask
+from flask import Flask, jsonify, request
 from threadline import current
 from threadline.http import traced_session
 from tl_caller import app as celery_app

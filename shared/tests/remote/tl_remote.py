@@ -6,7 +6,6 @@ import logging
 import os
 
 from celery import Celery
-
 from threadline import logs, propagation
 from threadline.conf import celery_config
 
