@@ -21,6 +21,7 @@ import datetime
 import json
 import logging
 import os
+import platform
 import signal
 import statistics
 import subprocess
@@ -317,7 +318,8 @@ def write_row(name: str, command: str, figures: str) -> None:
         "| benchmark | command | figures (median traced/plain; 1.0 = free) | measured |\n|---|---|---|---|\n"
     )
     text = readme.read_text() if readme.exists() else header
-    row = f"| {name} | {command} | {figures} | {datetime.date.today().isoformat()} |"
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    row = f"| {name} | {command} | {figures} | {machine}, {datetime.date.today().isoformat()} |"
     lines = [row if line.startswith(f"| {name} ") else line for line in text.splitlines()]
     if row not in lines:
         lines.append(row)
