@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
-PACKAGES := shared services/api services/notifier services/processor
+PACKAGES := shared services/api services/notifier services/processor services/sandbox
 RID ?=
 
 .PHONY: install up down logs grep test unit-test integration-test lint bench compose-up

@@ -93,6 +93,8 @@ class Stack:
         poll_until(self._api_healthy, "API health", timeout)
         poll_until(self._workers_answer, "every worker answers a ping", timeout)
         poll_until(self._flower_answers, "Flower answers", timeout)
+        poll_until(self._sandbox_answers, "the sandbox providers answer", timeout)
+        self._seed()
 
     def _api_healthy(self) -> bool:
         if self.pid() is None:
@@ -110,6 +112,14 @@ class Stack:
 
     def _flower_answers(self) -> bool:
         return requests.get(f"{self.flower_url}/api/workers", auth=self.flower_auth, timeout=2).status_code == 200
+
+    def _sandbox_answers(self) -> bool:
+        url = f"http://127.0.0.1:{self.env.get('SANDBOX_HTTP_PORT', '8090')}/health"
+        return requests.get(url, timeout=2).status_code == 200
+
+    def _seed(self) -> None:
+        # The demo users the README's curl sends between; adding them again changes nothing.
+        subprocess.run([sys.executable, "-m", "api.seed"], env=self.env, cwd=ROOT, check=True, timeout=60)
 
     def stop(self, timeout: float = 30) -> None:
         """Stop honcho and everything below it, pool children included."""

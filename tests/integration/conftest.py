@@ -17,6 +17,7 @@ import pytest
 
 from devtools import envfile, rabbit
 from devtools.stack import Stack, is_alive
+from tests.integration.notifications import FAST_RETRIES, postgres_database, private_vhost
 
 # Settings a test stack takes from the machine; everything else comes from .env.example.
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
@@ -48,6 +49,14 @@ def stack_env(workdir: Path, vhost: str, **overrides: str) -> dict[str, str]:
         LOG_DIR=str(workdir / "logs"),
         API_PORT=str(free_port()),
         FLOWER_PORT=str(free_port()),
+    )
+    sandbox_http, sandbox_smtp = free_port(), free_port()
+    env.update(
+        SANDBOX_HTTP_PORT=str(sandbox_http),
+        SANDBOX_SMTP_PORT=str(sandbox_smtp),
+        PUSH_PROVIDER_URL=f"http://127.0.0.1:{sandbox_http}/push",
+        SMS_PROVIDER_URL=f"http://127.0.0.1:{sandbox_http}/sms",
+        SMTP_PORT=str(sandbox_smtp),
     )
     env.update(overrides)
     return env
@@ -84,6 +93,15 @@ def stack(start_stack) -> Stack:  # type: ignore[no-untyped-def]
     return start_stack()
 
 
+@pytest.fixture(scope="session")
+def pg_stack(start_stack) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
+    """A stack on PostgreSQL with short notifier retries, for API and fault tests."""
+    with postgres_database() as url, private_vhost() as broker_url:
+        stack = start_stack(DATABASE_URL=url, BROKER_URL=broker_url, **FAST_RETRIES)
+        yield stack
+        stop_and_check(stack)  # before its database and vhost go
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     report = yield
@@ -98,7 +116,7 @@ def logs_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
     report = getattr(request.node, "report_call", None)
     if report is None or not report.failed:
         return
-    for name in ("stack",):
+    for name in ("stack", "pg_stack"):
         if name in request.fixturenames:
             print_log_tails(request.getfixturevalue(name))
 

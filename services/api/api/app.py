@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import threadline.flask
 from flask import Flask, jsonify
 
-from api import errors, files, messages
+from api import errors, files, messages, users
 from api.celery_app import celery_init_app
 from api.config import Settings
 from api.db import make_sessionmaker
-import threadline.flask
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -22,5 +22,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register(app)
     app.register_blueprint(messages.bp)
     app.register_blueprint(files.bp)
+    app.register_blueprint(users.bp)
     app.add_url_rule("/api/health", "health", lambda: jsonify(status="ok"))
     return app

@@ -6,10 +6,10 @@ from typing import Any
 
 from celery import Celery, Task
 from flask import Flask
-
-from api.config import Settings
 from threadline import propagation
 from threadline.conf import celery_config
+
+from api.config import Settings
 
 CALLBACK_QUEUE = "api"
 # Queues the API publishes to; it consumes only CALLBACK_QUEUE.
@@ -32,6 +32,8 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(celery_config(settings.broker_url, QUEUES))
     celery.conf.task_routes = ROUTES
+    # A POST waits at most a couple of seconds for a broker that is away; the outbox covers it.
+    celery.conf.broker_connection_timeout = 2
     celery.set_default()
     propagation.install(celery)
     app.extensions["celery"] = celery

@@ -18,7 +18,25 @@ class Base(DeclarativeBase):
     pass
 
 
+class User(Base):
+    """A recipient and sender of messages; a channel is on only when its address is known."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True, index=True)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    device_token: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    push_enabled: Mapped[bool] = mapped_column(default=False)
+    email_enabled: Mapped[bool] = mapped_column(default=False)
+    sms_enabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 class Message(Base):
+    """A message and its outbox mark: published_at stays empty until the broker confirmed it."""
+
     __tablename__ = "messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -27,6 +45,7 @@ class Message(Base):
     recipient: Mapped[int]
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
 
 class File(Base):

@@ -1,15 +1,17 @@
-"""POST /api/message/: store a message, then hand it to the notifier."""
+"""POST /api/message/ stores a message and hands it to the notifier; GET shows its channels."""
 
 from __future__ import annotations
 
 import logging
 
 from flask import Blueprint, current_app, jsonify
+from threadline import current
 
-from api.db import Message
+from api import outbox
+from api.db import Message, User
+from api.delivery_states import channel_states
 from api.errors import ApiError
 from api.requests_json import field, json_body
-from threadline import current
 
 log = logging.getLogger(__name__)
 bp = Blueprint("messages", __name__, url_prefix="/api/message")
@@ -25,15 +27,31 @@ def create_message():  # type: ignore[no-untyped-def]
     if not body.strip() or len(body) > MAX_TEXT:
         raise ApiError(422, f"Field body must hold 1 to {MAX_TEXT} characters")
     request_id = current().request_id
-    with current_app.extensions["db"].begin() as session:
+    sessions = current_app.extensions["db"]
+    with sessions.begin() as session:
+        for role, user_id in (("sender", sender), ("recipient", recipient)):
+            if session.get(User, user_id) is None:
+                raise ApiError(422, f"Unknown {role}: no user with id {user_id}")
         message = Message(request_id=request_id, sender=sender, recipient=recipient, body=body)
         session.add(message)
-    # Published only once the row is committed: a worker never sees a message that is not there.
-    current_app.extensions["celery"].send_task(
-        "notifier.send_notification",
-        args=[message.id, recipient],
-        kwargs={"body": body},
-        kwargsrepr="{'body': '[redacted]'}",
-    )
+        session.flush()
+        arguments = outbox.task_arguments(session, message)
+    # Published only once the row is committed; if publishing fails the relay publishes it,
+    # so the 202 stands either way (README, "Guarantees").
+    outbox.publish(current_app.extensions["celery"], sessions, message.id, arguments)
     log.info("Message %s from user %s to user %s accepted", message.id, sender, recipient)
     return jsonify(message_id=message.id, request_id=request_id), 202
+
+
+@bp.get("/<int:message_id>")
+def get_message(message_id: int):  # type: ignore[no-untyped-def]
+    with current_app.extensions["db"]() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            raise ApiError(404, f"No message with id {message_id}")
+        channels = channel_states(session, message_id)
+    return jsonify(
+        message_id=message.id, request_id=message.request_id, sender=message.sender,
+        recipient=message.recipient, body=message.body, created_at=message.created_at.isoformat(),
+        published=message.published_at is not None, channels=channels,
+    )

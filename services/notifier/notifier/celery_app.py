@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
 
+from celery import Celery, signals
 from threadline import propagation
 from threadline.conf import celery_config, env
+
+from notifier.config import settings
+from notifier.deliveries import store
 
 CHANNELS = ("push", "email", "sms")
 QUEUES = ("notifications", *CHANNELS)
@@ -16,3 +20,9 @@ def make_celery() -> Celery:
     app.conf.update(celery_config(env("BROKER_URL", "amqp://guest:guest@localhost:5672//"), QUEUES))
     app.conf.task_routes = {f"notifier.send_{channel}": {"queue": channel} for channel in CHANNELS}
     return propagation.install(app)
+
+
+@signals.worker_init.connect(weak=False, dispatch_uid="notifier.tables")
+def _create_tables(**_: Any) -> None:
+    # Once, in the main process, before the pool forks: children never race to create it.
+    store(settings().database_url).create_tables()

@@ -1,0 +1,68 @@
+"""Publishing a message to the notifier, now or later: the transactional outbox.
+
+A message row is committed with ``published_at`` empty; it is set once the broker confirmed
+the task. Whatever is still unpublished after a grace period (the broker was down, the process
+died between commit and publish) is published by the relay. Publishing twice is harmless: the
+notifier's deliveries are idempotent per (message, channel).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from celery import Celery
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+from threadline import request_context
+
+from api.db import Message, User
+
+log = logging.getLogger(__name__)
+TASK = "notifier.send_notification"
+# A failed publish must not hold a request for long: the relay will do it.
+RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+
+
+def task_arguments(session: Session, message: Message) -> list[Any]:
+    """The notifier's arguments: the body and, per channel, the address (None when turned off)."""
+    user = session.get(User, message.recipient)
+    addresses = {
+        "push": user.device_token if user and user.push_enabled else None,
+        "email": user.email if user and user.email_enabled else None,
+        "sms": user.phone if user and user.sms_enabled else None,
+    }
+    return [message.id, message.recipient, message.body, addresses]
+
+
+def publish(celery: Celery, sessions: sessionmaker, message_id: int, arguments: list[Any]) -> bool:
+    """Publish one committed message and mark it; False (and logged) when the broker failed."""
+    try:
+        # Personal data stays out of Flower and of the lines Celery logs about the task.
+        celery.send_task(TASK, args=arguments, argsrepr="[redacted]", retry=True, retry_policy=RETRY_POLICY)
+    except Exception as exc:
+        log.warning("Message %s not published yet (%s); the outbox relay will publish it", message_id, exc)
+        return False
+    with sessions.begin() as session:
+        session.execute(update(Message).where(Message.id == message_id).values(published_at=datetime.now(UTC)))
+    return True
+
+
+def relay_once(celery: Celery, sessions: sessionmaker, grace: timedelta, batch: int = 100) -> int:
+    """Publish unpublished messages older than ``grace``; return how many were published."""
+    cutoff = datetime.now(UTC) - grace
+    with sessions() as session:
+        pending = session.scalars(
+            select(Message).where(Message.published_at.is_(None), Message.created_at < cutoff)
+            .order_by(Message.id).limit(batch)
+        ).all()
+        work = [(message.id, message.request_id, task_arguments(session, message)) for message in pending]
+    published = 0
+    for message_id, request_id, arguments in work:
+        with request_context(request_id):
+            if not publish(celery, sessions, message_id, arguments):
+                break  # the broker is still away; try again on the next round
+            log.info("Outbox relay published message %s", message_id)
+            published += 1
+    return published

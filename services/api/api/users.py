@@ -1,0 +1,103 @@
+"""Users and their channel preferences: POST /api/users/, GET /api/users/<id>, PATCH .../preferences."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+
+from api.db import User
+from api.errors import ApiError
+from api.requests_json import field, json_body
+
+bp = Blueprint("users", __name__, url_prefix="/api/users")
+CHANNELS = ("push", "email", "sms")
+# The contact detail each channel needs before it can be turned on.
+ADDRESS_OF = {"push": "device_token", "email": "email", "sms": "phone"}
+FORMATS = {
+    "email": re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}\.[A-Za-z]{2,}"),
+    "phone": re.compile(r"\+[1-9][0-9]{6,14}"),
+    "device_token": re.compile(r"[A-Za-z0-9:_.-]{1,255}"),
+}
+FORMAT_HINTS = {"email": "an e-mail address", "phone": "an E.164 number such as +15550100", "device_token": "a token"}
+
+
+@bp.post("/")
+def create_user():  # type: ignore[no-untyped-def]
+    data = json_body(current_app.extensions["settings"].max_body_bytes)
+    _reject_unknown(data, {"name", "preferences", *ADDRESS_OF.values()})
+    name = field(data, "name", str)
+    if not name.strip() or len(name) > 100:
+        raise ApiError(422, "Field name must hold 1 to 100 characters")
+    user = User(name=name, **{key: _address(data, key) for key in ADDRESS_OF.values()})
+    # Without preferences, every channel whose address was given is on.
+    wanted = _preferences(data["preferences"]) if "preferences" in data else {
+        channel: getattr(user, ADDRESS_OF[channel]) is not None for channel in CHANNELS
+    }
+    _apply(user, wanted)
+    with current_app.extensions["db"].begin() as session:
+        session.add(user)
+    return jsonify(describe(user)), 201
+
+
+@bp.get("/<int:user_id>")
+def get_user(user_id: int):  # type: ignore[no-untyped-def]
+    with current_app.extensions["db"]() as session:
+        return jsonify(describe(_existing(session, user_id)))
+
+
+@bp.patch("/<int:user_id>/preferences")
+def update_preferences(user_id: int):  # type: ignore[no-untyped-def]
+    wanted = _preferences(json_body(current_app.extensions["settings"].max_body_bytes))
+    with current_app.extensions["db"].begin() as session:
+        user = _existing(session, user_id)
+        _apply(user, wanted)
+    return jsonify(describe(user))
+
+
+def describe(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "name": user.name,
+        **{key: getattr(user, key) for key in ADDRESS_OF.values()},
+        "preferences": {channel: getattr(user, f"{channel}_enabled") for channel in CHANNELS},
+    }
+
+
+def _existing(session: Any, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise ApiError(404, f"No user with id {user_id}")
+    return user
+
+
+def _reject_unknown(data: dict[str, Any], known: set[str]) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ApiError(422, f"Unknown field: {unknown[0]}")
+
+
+def _address(data: dict[str, Any], key: str) -> str | None:
+    if data.get(key) is None:
+        return None
+    value = field(data, key, str)
+    if not FORMATS[key].fullmatch(value):
+        raise ApiError(422, f"Field {key} must be {FORMAT_HINTS[key]}")
+    return value
+
+
+def _preferences(data: Any) -> dict[str, bool]:
+    if not isinstance(data, dict):
+        raise ApiError(422, "Field preferences must be of type object")
+    _reject_unknown(data, set(CHANNELS))
+    if not data:
+        raise ApiError(422, f"Give at least one of {', '.join(CHANNELS)}")
+    return {channel: field(data, channel, bool) for channel in data}
+
+
+def _apply(user: User, wanted: dict[str, bool]) -> None:
+    for channel, enabled in wanted.items():
+        if enabled and getattr(user, ADDRESS_OF[channel]) is None:
+            raise ApiError(422, f"Channel {channel} needs field {ADDRESS_OF[channel]} first")
+        setattr(user, f"{channel}_enabled", enabled)

@@ -1,0 +1,71 @@
+"""Calls to the outside world, each with a timeout and an idempotency key.
+
+Failures are sorted once, here: ``TransientError`` (connection errors, timeouts, 5xx, 429,
+SMTP 4xx) is worth retrying; ``PermanentError`` (other 4xx, SMTP 5xx) is not.
+"""
+
+from __future__ import annotations
+
+import functools
+import smtplib
+from email.message import EmailMessage
+
+import requests
+from threadline import current
+from threadline.http import traced_session
+
+SENDER = "notifications@threadline.local"
+
+
+class TransientError(Exception):
+    pass
+
+
+class PermanentError(Exception):
+    pass
+
+
+@functools.cache
+def _session() -> requests.Session:
+    return traced_session(pool_maxsize=4)
+
+
+def post(channel: str, url: str, key: str, payload: dict[str, str], timeout: float) -> None:
+    """POST ``payload`` to an HTTP provider; the provider deduplicates by ``key``."""
+    try:
+        response = _session().post(url, json=payload, headers={"Idempotency-Key": key}, timeout=timeout)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise TransientError(f"{channel} provider unreachable: {type(exc).__name__}") from None
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise TransientError(f"{channel} provider answered HTTP {status}")
+    if status >= 400:
+        raise PermanentError(f"{channel} provider refused the request: HTTP {status} {_error_text(response)}")
+
+
+def send_email(host: str, port: int, key: str, address: str, text: str, timeout: float) -> None:
+    """Send one e-mail whose Message-ID is ``key``: receivers deduplicate by it."""
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = SENDER, address, "You have a new message"
+    mail["Message-ID"] = f"<{key}@threadline.local>"
+    ids = current()
+    if ids is not None:
+        mail["X-Request-ID"] = ids.request_id
+    mail.set_content(text)
+    try:
+        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+            smtp.send_message(mail)
+    except smtplib.SMTPResponseException as exc:
+        kind = TransientError if 400 <= exc.smtp_code < 500 else PermanentError
+        raise kind(f"email server answered {exc.smtp_code}") from None
+    except smtplib.SMTPRecipientsRefused:
+        raise PermanentError("email server refused the recipient") from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise TransientError(f"email server unreachable: {type(exc).__name__}") from None
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("error", ""))[:200]
+    except ValueError:
+        return ""

@@ -1,0 +1,1 @@
+"""Threadline's sandbox: the providers the notifier talks to, with faults on demand."""

@@ -1,0 +1,50 @@
+"""An SMTP server that stores mail instead of sending it.
+
+Like providers that deduplicate by Message-ID, a repeated Message-ID is accepted and stored
+only once: the notifier's Message-ID is its idempotency key for e-mail.
+"""
+
+from __future__ import annotations
+
+import logging
+from email import message_from_bytes
+from email.policy import default as default_policy
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from threadline import request_context
+
+from sandbox.faults import FaultBoard
+from sandbox.records import Records
+
+log = logging.getLogger(__name__)
+
+
+class SinkHandler:
+    def __init__(self, board: FaultBoard, records: Records) -> None:
+        self.board = board
+        self.records = records
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        mail = message_from_bytes(envelope.original_content or envelope.content, policy=default_policy)
+        request_id, key = mail.get("X-Request-ID"), mail.get("Message-ID")
+        with request_context(request_id):
+            verdict = self.board.verdict("email")
+            if verdict is not None:
+                self.records.request("email", request_id, key, verdict)
+                # 4xx replies are transient in SMTP: the sender should try again later.
+                return "421 Service not available (injected outage)" if verdict == "outage" else "451 Injected error"
+            if not key:
+                self.records.request("email", request_id, key, "rejected")
+                return "554 Message-ID header required"
+            _, replayed = self.records.deliver_once("email", key, request_id, ",".join(envelope.rcpt_tos))
+            self.records.request("email", request_id, key, "replayed" if replayed else "delivered")
+            log.info("email %s for key %s", "replayed" if replayed else "delivered", key)
+        return "250 Message accepted for delivery"
+
+
+def start(host: str, port: int, board: FaultBoard, records: Records) -> Controller:
+    """Start the sink in its own thread; the caller stops it."""
+    controller = Controller(SinkHandler(board, records), hostname=host, port=port)
+    controller.start()
+    return controller

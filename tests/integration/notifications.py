@@ -1,0 +1,119 @@
+"""What the notification tests share: the sandbox seen from outside, messages, a PostgreSQL DB."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import requests
+
+from devtools import rabbit
+from devtools.stack import Stack, poll_until
+
+CHANNELS = ("push", "email", "sms")
+# The demo users every stack is seeded with, and the channels each has turned on.
+ADA, ALAN = 1, 2
+ENABLED = {ADA: ("push", "email", "sms"), ALAN: ("push", "email")}
+# Retry settings that keep fault tests short: 6 attempts, waits of at most 0.2, 0.4 ... 2 s.
+FAST_RETRIES = {
+    "NOTIFIER_MAX_ATTEMPTS": "6",
+    "NOTIFIER_BACKOFF_BASE_SECONDS": "0.2",
+    "NOTIFIER_BACKOFF_CAP_SECONDS": "2",
+    "OUTBOX_GRACE_SECONDS": "3",
+}
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class Sandbox:
+    """The sandbox's admin API: faults in, records out."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.url = f"http://127.0.0.1:{stack.env['SANDBOX_HTTP_PORT']}/admin"
+
+    def set_faults(self, channel: str = "all", **faults: float) -> None:
+        requests.post(f"{self.url}/faults", json={"channel": channel, **faults}, timeout=10).raise_for_status()
+
+    def deliveries(self, **match: str) -> list[dict[str, Any]]:
+        response = requests.get(f"{self.url}/deliveries", params=match, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def requests(self, **match: str) -> list[dict[str, Any]]:
+        response = requests.get(f"{self.url}/requests", params=match, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def delivery_counts(self, message_ids: set[int]) -> Counter[tuple[int, str]]:
+        """How often each (message, channel) reached its provider as a new delivery."""
+        counts: Counter[tuple[int, str]] = Counter()
+        for delivery in self.deliveries():
+            # Keys look like "message-<id>-<channel>", with "@threadline.local" around e-mail's.
+            _, message_id, channel = delivery["key"].strip("<>").split("@")[0].split("-")
+            if int(message_id) in message_ids:
+                counts[(int(message_id), channel)] += 1
+        return counts
+
+
+def send(stack: Stack, recipient: int, body: str = "hello there", request_id: str | None = None) -> int:
+    """POST a message from Ada to ``recipient``; return its ID (fails unless 202)."""
+    request_id = request_id or f"it-{uuid.uuid4().hex[:12]}"
+    response = requests.post(
+        f"{stack.api_url}/api/message/", json={"sender": ADA, "recipient": recipient, "body": body},
+        headers={"X-Request-ID": request_id}, timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["message_id"]
+
+
+def message(stack: Stack, message_id: int) -> dict[str, Any]:
+    response = requests.get(f"{stack.api_url}/api/message/{message_id}", timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def wait_settled(stack: Stack, message_ids: list[int], timeout: float = 180) -> dict[int, dict[str, Any]]:
+    """Poll GET /api/message/<id> until no channel of any message is pending."""
+    settled: dict[int, dict[str, Any]] = {}
+
+    def all_settled() -> bool:
+        for message_id in message_ids:
+            if message_id not in settled:
+                record = message(stack, message_id)
+                if all(state["state"] != "pending" for state in record["channels"].values()):
+                    settled[message_id] = record
+        return len(settled) == len(message_ids) or f"{len(message_ids) - len(settled)} still pending"  # type: ignore[return-value]
+
+    poll_until(lambda: all_settled() is True, "every channel settled", timeout=timeout, interval=1)
+    return settled
+
+
+def states(record: dict[str, Any]) -> dict[str, str]:
+    return {channel: state["state"] for channel, state in record["channels"].items()}
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL for one test session; dropped afterwards."""
+    name = f"threadline_it_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def private_vhost() -> Iterator[str]:
+    """A broker URL on a vhost of its own: stacks sharing a vhost would take each other's tasks."""
+    name = f"threadline-it-{uuid.uuid4().hex[:8]}"
+    rabbit.add_vhost(name)
+    try:
+        yield f"amqp://guest:guest@localhost:5672/{name}"
+    finally:
+        rabbit.delete_vhost(name)
