@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, current_app, jsonify
+from sqlalchemy import select
 from threadline import current
 
 from api import outbox
@@ -29,8 +30,9 @@ def create_message():  # type: ignore[no-untyped-def]
     request_id = current().request_id
     sessions = current_app.extensions["db"]
     with sessions.begin() as session:
+        known = set(session.scalars(select(User.id).where(User.id.in_((sender, recipient)))))
         for role, user_id in (("sender", sender), ("recipient", recipient)):
-            if session.get(User, user_id) is None:
+            if user_id not in known:
                 raise ApiError(422, f"Unknown {role}: no user with id {user_id}")
         message = Message(request_id=request_id, sender=sender, recipient=recipient, body=body)
         session.add(message)

@@ -43,7 +43,7 @@ class DeliveryStore:
     def __init__(self, database_url: str) -> None:
         if database_url.startswith("sqlite:///"):
             Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            # Other processes write the same file: wait for their locks.
+            # Other processes write the same file: wait for their locks; the API turns on WAL.
             self.engine = create_engine(database_url, connect_args={"timeout": 30})
         else:
             self.engine = create_engine(database_url, pool_pre_ping=True)
@@ -54,7 +54,8 @@ class DeliveryStore:
 
     def start_attempt(self, message_id: int, channel: str) -> int | None:
         """Count one more attempt and return the count; None when the delivery is already final."""
-        self._ensure_row(message_id, channel)
+        if self._insert(message_id, channel, state="pending", attempts=1):
+            return 1
         with self.sessions.begin() as session:
             counted = session.execute(
                 update(Delivery)
@@ -67,27 +68,29 @@ class DeliveryStore:
 
     def finish(self, message_id: int, channel: str, state: str, error: str | None = None) -> None:
         """Record a final state, unless another run recorded one first."""
-        self._ensure_row(message_id, channel)
         with self.sessions.begin() as session:
-            session.execute(
+            changed = session.execute(
                 update(Delivery)
                 .where(*_key(message_id, channel), Delivery.state.not_in(FINAL))
                 .values(state=state, last_error=error, updated_at=_now())
             )
+        if changed.rowcount == 0:
+            # No row yet (a skipped channel is never attempted), or a final one: then this fails.
+            self._insert(message_id, channel, state=state, last_error=error)
 
     def note_error(self, message_id: int, channel: str, error: str) -> None:
         with self.sessions.begin() as session:
             session.execute(update(Delivery).where(*_key(message_id, channel)).values(last_error=error))
 
-    def _ensure_row(self, message_id: int, channel: str) -> None:
+    def _insert(self, message_id: int, channel: str, **values: object) -> bool:
+        """Insert the delivery's row with ``values``; False when it exists already."""
         with self.sessions() as session:
-            if session.scalar(select(Delivery.id).where(*_key(message_id, channel))) is not None:
-                return
-            session.add(Delivery(message_id=message_id, channel=channel))
+            session.add(Delivery(message_id=message_id, channel=channel, **values))
             try:
                 session.commit()
             except IntegrityError:
-                session.rollback()  # a concurrent run inserted it: that row is ours too
+                return False
+        return True
 
 
 def _key(message_id: int, channel: str) -> tuple:  # type: ignore[type-arg]

@@ -8,13 +8,18 @@ from typing import Any
 
 from threadline import logs
 from threadline.conf import env, env_int
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from sandbox import http_provider, smtp_sink
 from sandbox.faults import FaultBoard
 from sandbox.records import Records
 
 log = logging.getLogger("sandbox")
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    # HTTP/1.1 keeps the notifier's connections open, as a real provider's API would.
+    protocol_version = "HTTP/1.1"
 
 
 def main() -> None:
@@ -28,7 +33,9 @@ def main() -> None:
     )
     records = Records()
     smtp = smtp_sink.start(host, smtp_port, board, records)
-    server = make_server(host, http_port, http_provider.create_app(board, records), threaded=True)
+    server = make_server(
+        host, http_port, http_provider.create_app(board, records), threaded=True, request_handler=KeepAliveHandler
+    )
     signal.signal(signal.SIGTERM, _exit)
     log.info("Sandbox serving HTTP on %s:%s and SMTP on %s:%s", host, http_port, host, smtp_port)
     try:
