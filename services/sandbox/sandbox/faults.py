@@ -50,12 +50,15 @@ class FaultBoard:
         with self._lock:
             return {name: faults.describe() for name, faults in self._faults.items()}
 
+    def latency(self, channel: str) -> float:
+        """Seconds to wait before answering a request on ``channel``."""
+        with self._lock:
+            return self._faults[channel].latency_ms / 1000
+
     def verdict(self, channel: str) -> str | None:
-        """Wait the injected latency, then say "outage", "error" or None (serve normally)."""
+        """What to do with a request now: "outage", "error" or None (serve it)."""
         with self._lock:
             faults = self._faults[channel]
-        if faults.latency_ms:
-            time.sleep(faults.latency_ms / 1000)
         if time.monotonic() < faults.outage_until:
             return "outage"
         if random.random() < faults.error_rate:

@@ -7,6 +7,7 @@ result and sends nothing new. Every request is recorded with its ``X-Request-ID`
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import threadline.flask
@@ -77,6 +78,7 @@ def _send(channel: str, board: FaultBoard, records: Records):  # type: ignore[no
     if not key or not isinstance(address, str) or not isinstance(data.get("text"), str):
         records.request(channel, request_id, key, "rejected")
         return jsonify(error=f"Idempotency-Key header, {ADDRESS_FIELD[channel]} and text are required"), 400
+    time.sleep(board.latency(channel))
     verdict = board.verdict(channel)
     if verdict is not None:
         records.request(channel, request_id, key, verdict)

@@ -6,6 +6,7 @@ only once: the notifier's Message-ID is its idempotency key for e-mail.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -28,6 +29,8 @@ class SinkHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         mail = message_from_bytes(envelope.original_content or envelope.content, policy=default_policy)
         request_id, key = mail.get("X-Request-ID"), mail.get("Message-ID")
+        # Waiting without blocking the event loop: other sessions go on meanwhile.
+        await asyncio.sleep(self.board.latency("email"))
         with request_context(request_id):
             verdict = self.board.verdict("email")
             if verdict is not None:
