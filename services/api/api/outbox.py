@@ -14,6 +14,7 @@ from typing import Any
 
 from celery import Celery
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from threadline import request_context
 
@@ -44,8 +45,13 @@ def publish(celery: Celery, sessions: sessionmaker, message_id: int, arguments: 
     except Exception as exc:
         log.warning("Message %s not published yet (%s); the outbox relay will publish it", message_id, exc)
         return False
-    with sessions.begin() as session:
-        session.execute(update(Message).where(Message.id == message_id).values(published_at=datetime.now(UTC)))
+    try:
+        with sessions.begin() as session:
+            session.execute(update(Message).where(Message.id == message_id).values(published_at=datetime.now(UTC)))
+    except SQLAlchemyError as exc:
+        # The task is out: the request must still succeed. The relay publishes it once more,
+        # which the notifier's idempotency makes harmless.
+        log.warning("Message %s published but not marked (%s)", message_id, exc)
     return True
 
 

@@ -1,0 +1,284 @@
+"""The notification workflow end to end against a bare Celery fan-out, and POST against a bare
+publish endpoint, on one machine, in alternating pairs.
+
+    .venv/bin/python bench/workflow.py [--messages 1000] [--posts 600] [--pairs 6] [--concurrency 8]
+
+A private stack (own vhost, ports, SQLite database) runs as `make up` runs it. Each pair runs:
+(a) N messages POSTed with concurrency, timed from the first POST until the sandbox recorded
+every delivery (3 per message), and N bare fan-outs (1 task publishing 3 no-op tasks, one queue
+each, the same Celery reliability settings and log level, no tracing) published with the same concurrency,
+timed until every no-op ran; (b) M POSTs to /api/message/ and M POSTs to a bare Flask endpoint
+that only publishes one task, under the same gunicorn settings, with the server CPU (gunicorn
+master and workers, from /proc) per request. Orders alternate between pairs; the system is
+drained between runs. It prints every pair and the median ratios and writes its row into
+bench/README.md.
+
+This file is also the bare worker's app module (``-A workflow``) and the bare API
+(``workflow:bare_api``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from celery import Celery
+from flask import Flask, jsonify, request
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CHANNELS = ("push", "email", "sms")
+# Demo user 1 has every channel on: three deliveries per message.
+MESSAGE = {"sender": 1, "recipient": 1, "body": "benchmark"}
+sys.path.insert(0, str(ROOT))
+
+from threadline.conf import celery_config  # noqa: E402  (needs ROOT on the path when run as a script)
+
+bare = Celery("bare")
+bare.conf.update(celery_config(os.environ.get("BARE_BROKER_URL", "amqp://localhost//"),
+                               ("bare", *(f"bare_{channel}" for channel in CHANNELS))))
+bare_api = Flask("bare")
+
+
+@bare.task(name="bare.fanout")
+def fanout(n: int) -> None:
+    for channel in CHANNELS:
+        noop.apply_async((n,), queue=f"bare_{channel}")
+
+
+@bare.task(name="bare.noop")
+def noop(n: int) -> None:
+    # One short append per task: lines under PIPE_BUF never interleave between processes.
+    with open(os.environ["BARE_DONE_FILE"], "a") as done:
+        done.write(f"{n} {time.time()}\n")
+
+
+@bare_api.post("/publish")
+def publish():  # type: ignore[no-untyped-def]
+    fanout.apply_async((int(request.get_json()["n"]),))
+    return jsonify(accepted=True), 202
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class Bench:
+    def __init__(self, workdir: Path, concurrency: int) -> None:
+        from devtools import rabbit
+        from devtools.stack import Stack, descendants, poll_until
+        from tests.integration.conftest import free_port, stack_env
+
+        self.poll_until, self.descendants = poll_until, descendants
+        self.vhost = f"threadline-bench-{uuid.uuid4().hex[:8]}"
+        rabbit.add_vhost(self.vhost)
+        self.stack = Stack(stack_env(workdir, self.vhost), workdir / "run")
+        self.concurrency, self.done_file = concurrency, workdir / "bare-done.txt"
+        self.done_file.touch()
+        self.bare_port = free_port()
+        env = {**self.stack.env, "BARE_BROKER_URL": self.stack.env["BROKER_URL"], "BARE_DONE_FILE": str(self.done_file),
+               "API_PORT": str(self.bare_port), "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT)])}
+        bare.conf.broker_url = env["BARE_BROKER_URL"]
+        self.bare_worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workflow", "worker", "-Q", "bare,bare_push,bare_email,bare_sms",
+             "-n", "bare@%h", "-E", "-c", "2", "--loglevel", "INFO", "--logfile", str(workdir / "bare-worker.log")],
+            cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.bare_gunicorn = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "services/api/gunicorn.conf.py"), "workflow:bare_api"],
+            cwd=HERE, env={**env, "LOG_DIR": str(workdir / "bare-logs")}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        self.stack.start(timeout=180)
+        self.sandbox = f"http://127.0.0.1:{self.stack.env['SANDBOX_HTTP_PORT']}/admin/deliveries"
+        self.serial = 0
+
+    def close(self) -> None:
+        from devtools import rabbit
+
+        self.stack.stop()
+        for process in (self.bare_worker, self.bare_gunicorn):
+            os.killpg(process.pid, 15)
+            process.wait(timeout=60)
+        rabbit.delete_vhost(self.vhost)
+
+    def _post_all(self, url: str, bodies: list[dict], headers: Callable[[int], dict]) -> list[tuple[float, dict]]:
+        local = threading.local()
+
+        def post(index: int) -> tuple[float, dict]:
+            session = getattr(local, "session", None) or requests.Session()
+            local.session = session
+            started = time.time()
+            response = session.post(url, json=bodies[index], headers=headers(index), timeout=60)
+            assert response.status_code == 202, response.text
+            return started, response.json()
+
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(pool.map(post, range(len(bodies))))
+
+    def workflow(self, count: int) -> tuple[float, list[float]]:
+        """Messages per second and per-message latencies, POST until all 3 deliveries recorded."""
+        since = time.time()
+        tag = uuid.uuid4().hex[:8]
+        sent = self._post_all(f"{self.stack.api_url}/api/message/", [MESSAGE] * count,
+                              lambda i: {"X-Request-ID": f"bench-{tag}-{i}"})
+        starts = {reply["message_id"]: started for started, reply in sent}
+        finished: dict[int, float] = {}
+
+        def all_delivered() -> bool:
+            delivered = 0
+            for delivery in requests.get(self.sandbox, params={"since": since}, timeout=30).json():
+                message_id = int(delivery["key"].strip("<>").split("@")[0].split("-")[1])
+                if message_id in starts:
+                    finished[message_id] = max(finished.get(message_id, 0), delivery["at"])
+                    delivered += 1
+            return delivered == 3 * count
+
+        self.poll_until(all_delivered, "every delivery of the run", timeout=1800, interval=1)
+        return count / (max(finished.values()) - min(starts.values())), [finished[m] - starts[m] for m in starts]
+
+    def bare_fanout(self, count: int) -> tuple[float, list[float]]:
+        first = self.serial
+        self.serial += count
+        starts: dict[int, float] = {}
+
+        def publish_one(n: int) -> None:
+            starts[n] = time.time()
+            fanout.apply_async((n,))
+
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            list(pool.map(publish_one, range(first, first + count)))
+        finished: dict[int, list[float]] = {}
+
+        def all_done() -> bool:
+            finished.clear()
+            for line in self.done_file.read_text().splitlines():
+                n, at = line.split()
+                if first <= int(n) < first + count:
+                    finished.setdefault(int(n), []).append(float(at))
+            return sum(len(v) for v in finished.values()) == 3 * count
+
+        self.poll_until(all_done, "every bare no-op", timeout=1800, interval=0.5)
+        last = {n: max(ats) for n, ats in finished.items()}
+        return count / (max(last.values()) - min(starts.values())), [last[n] - starts[n] for n in starts]
+
+    def posts(self, url: str, count: int, pids: list[int], body: dict) -> tuple[float, float]:
+        """Requests per second and server CPU milliseconds per request."""
+        cpu, began = cpu_seconds(pids), time.time()
+        self._post_all(url, [body] * count, lambda i: {})
+        elapsed = time.time() - began
+        return count / elapsed, 1000 * (cpu_seconds(pids) - cpu) / count
+
+    def api_pids(self) -> list[int]:
+        return [pid for pid in self.stack.processes() if b"api.wsgi" in _cmdline(pid)]
+
+    def bare_pids(self) -> list[int]:
+        return [self.bare_gunicorn.pid, *self.descendants(self.bare_gunicorn.pid)]
+
+    def drain(self) -> None:
+        """Wait until the stack has delivered everything it accepted (POST runs leave work)."""
+        def quiet() -> bool:
+            before = len(requests.get(self.sandbox, timeout=30).json())
+            time.sleep(2)
+            return len(requests.get(self.sandbox, timeout=30).json()) == before
+        self.poll_until(quiet, "the stack drained", timeout=1800, interval=0)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--posts", type=int, default=600)
+    parser.add_argument("--pairs", type=int, default=6)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="threadline-bench-") as tmp:
+        bench = Bench(Path(tmp), args.concurrency)
+        try:
+            flow_ratios, post_ratios, rows = run_pairs(bench, args)
+        finally:
+            bench.close()
+    report(args, flow_ratios, post_ratios, rows)
+
+
+def run_pairs(bench: Bench, args: argparse.Namespace) -> tuple[list[float], list[float], list[str]]:
+    flow_ratios, post_ratios, rows = [], [], []
+    bare_url = f"http://127.0.0.1:{bench.bare_port}/publish"
+    api_url = f"{bench.stack.api_url}/api/message/"
+    for pair in range(args.pairs):
+        runs = {}
+        for kind in (("workflow", "bare") if pair % 2 == 0 else ("bare", "workflow")):
+            runs[kind] = bench.workflow(args.messages) if kind == "workflow" else bench.bare_fanout(args.messages)
+        for kind in (("api", "bare") if pair % 2 == 0 else ("bare", "api")):
+            if kind == "api":
+                runs["post"] = bench.posts(api_url, args.posts, bench.api_pids(), MESSAGE)
+            else:
+                runs["publish"] = bench.posts(bare_url, args.posts, bench.bare_pids(), {"n": -1})
+            bench.drain()
+        flow_ratios.append(runs["workflow"][0] / runs["bare"][0])
+        post_ratios.append(runs["post"][0] / runs["publish"][0])
+        flow, fan = runs["workflow"], runs["bare"]
+        row = (
+            f"pair {pair + 1}: workflow {flow[0]:7.1f} msg/s p50 {percentile(flow[1], .5):.3f} s "
+            f"p99 {percentile(flow[1], .99):.3f} s | bare fan-out {fan[0]:7.1f} msg/s "
+            f"p50 {percentile(fan[1], .5):.3f} s p99 {percentile(fan[1], .99):.3f} s | "
+            f"POST {runs['post'][0]:6.1f} req/s {runs['post'][1]:.2f} ms CPU/req | "
+            f"bare publish {runs['publish'][0]:6.1f} req/s {runs['publish'][1]:.2f} ms CPU/req"
+        )
+        print(row, flush=True)
+        rows.append(row)
+    return flow_ratios, post_ratios, rows
+
+
+def report(args: argparse.Namespace, flow_ratios: list[float], post_ratios: list[float], rows: list[str]) -> None:
+    flow, post = statistics.median(flow_ratios), statistics.median(post_ratios)
+    print(f"median workflow / bare fan-out: {flow:.2f} (target >= 0.8)")
+    print(f"median POST / bare publish:     {post:.2f} (target >= 0.6)")
+    # A table cell: no pipes, single spaces.
+    last = " ".join(rows[-1].split(": ", 1)[1].replace("|", ";").split())
+    result = (f"median ratios over {args.pairs} pairs: workflow/bare fan-out {flow:.2f}, "
+              f"POST/bare publish {post:.2f}; last pair: {last}")
+    command = f"`.venv/bin/python bench/workflow.py --messages {args.messages} --pairs {args.pairs}`"
+    write_row("notification workflow", command, result)
+
+
+def write_row(name: str, command: str, result: str) -> None:
+    readme = HERE / "README.md"
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    row = f"| {name} | {command} | {result} | {machine} |"
+    lines = readme.read_text().splitlines() if readme.exists() else [
+        "# Benchmarks", "", "| benchmark | command | result | machine |", "|---|---|---|---|"]
+    lines = [line for line in lines if not line.startswith(f"| {name} |")] + [row]
+    readme.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
