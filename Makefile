@@ -22,6 +22,7 @@ up: install
 
 compose-up:
 	docker compose up -d --wait
+	docker compose exec api python -m api.seed
 
 down: install
 	@if docker info >/dev/null 2>&1; then docker compose down; fi
@@ -49,3 +50,5 @@ lint: install
 
 bench: install
 	$(PY) bench/tracing_overhead.py
+	$(PY) bench/workflow.py
+	$(PY) bench/file_processing.py

@@ -20,6 +20,7 @@ This file is also the bare worker's app module (``-A workflow``) and the bare AP
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -84,14 +85,13 @@ def cpu_seconds(pids: list[int]) -> float:
 
 class Bench:
     def __init__(self, workdir: Path, concurrency: int) -> None:
-        from devtools import rabbit
+        from devtools.private_stack import free_port, private_vhost, stack_env
         from devtools.stack import Stack, descendants, poll_until
-        from tests.integration.conftest import free_port, stack_env
 
         self.poll_until, self.descendants = poll_until, descendants
-        self.vhost = f"threadline-bench-{uuid.uuid4().hex[:8]}"
-        rabbit.add_vhost(self.vhost)
-        self.stack = Stack(stack_env(workdir, self.vhost), workdir / "run")
+        self.cleanup = contextlib.ExitStack()
+        broker_url = self.cleanup.enter_context(private_vhost("threadline-bench"))
+        self.stack = Stack(stack_env(workdir, broker_url), workdir / "run")
         self.concurrency, self.done_file = concurrency, workdir / "bare-done.txt"
         self.done_file.touch()
         self.bare_port = free_port()
@@ -111,13 +111,11 @@ class Bench:
         self.serial = 0
 
     def close(self) -> None:
-        from devtools import rabbit
-
         self.stack.stop()
         for process in (self.bare_worker, self.bare_gunicorn):
             os.killpg(process.pid, 15)
             process.wait(timeout=60)
-        rabbit.delete_vhost(self.vhost)
+        self.cleanup.close()
 
     def _post_all(self, url: str, bodies: list[dict], headers: Callable[[int], dict]) -> list[tuple[float, dict]]:
         local = threading.local()

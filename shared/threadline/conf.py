@@ -7,6 +7,10 @@ from typing import Any
 
 from kombu import Queue
 
+# Local-development defaults; .env.example documents them.
+DEFAULT_BROKER_URL = "amqp://guest:guest@localhost:5672//"
+DEFAULT_DATABASE_URL = "sqlite:///data/threadline.db"
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; raised at start-up, never later."""
@@ -27,6 +31,25 @@ def env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def env_float(name: str, default: float) -> float:
+    """A decimal setting; a malformed value stops the process at start-up."""
+    raw = env(name, str(default))
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+def broker_url() -> str:
+    """BROKER_URL, or the local RabbitMQ's default vhost."""
+    return env("BROKER_URL", DEFAULT_BROKER_URL)
+
+
+def database_url() -> str:
+    """DATABASE_URL, or a SQLite file under data/."""
+    return env("DATABASE_URL", DEFAULT_DATABASE_URL)
 
 
 def celery_config(broker_url: str, queues: tuple[str, ...]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from typing import Any
 import psycopg
 import requests
 
-from devtools import rabbit
 from devtools.stack import Stack, poll_until
 
 CHANNELS = ("push", "email", "sms")
@@ -106,14 +105,3 @@ def postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def private_vhost() -> Iterator[str]:
-    """A broker URL on a vhost of its own: stacks sharing a vhost would take each other's tasks."""
-    name = f"threadline-it-{uuid.uuid4().hex[:8]}"
-    rabbit.add_vhost(name)
-    try:
-        yield f"amqp://guest:guest@localhost:5672/{name}"
-    finally:
-        rabbit.delete_vhost(name)

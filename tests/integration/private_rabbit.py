@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 
 from devtools import rabbit
+from devtools.private_stack import free_port
 from devtools.stack import poll_until
-from tests.integration.conftest import free_port
 
 # Debian's unwrapped scripts run the node as the calling user; the wrappers on PATH switch to
 # the rabbitmq user, who cannot reach a test's private temporary directory.

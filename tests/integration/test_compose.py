@@ -33,7 +33,7 @@ def test_every_process_waits_for_what_it_needs_and_reports_health():
     services = compose()
     for name in procfile():
         assert "healthcheck" in services[name], name
-        needs = services[name]["depends_on"]
+        needs = services[name].get("depends_on", {})
         assert all(condition["condition"] == "service_healthy" for condition in needs.values()), name
 
 

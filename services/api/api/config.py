@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from threadline.conf import env, env_int
+from threadline.conf import broker_url, database_url, env, env_int
 
 
 @dataclass(frozen=True)
@@ -14,13 +14,18 @@ class Settings:
     file_store: str
     max_body_bytes: int
     max_upload_bytes: int
+    # Where the synchronous header check reads the processor's answer.
+    result_backend: str
+    file_check_timeout: int
 
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
-            database_url=env("DATABASE_URL", "sqlite:///data/threadline.db"),
-            broker_url=env("BROKER_URL", "amqp://guest:guest@localhost:5672//"),
+            database_url=database_url(),
+            broker_url=broker_url(),
             file_store=env("FILE_STORE", "data/files"),
             max_body_bytes=env_int("API_MAX_BODY_BYTES", 64 * 1024),
             max_upload_bytes=env_int("API_MAX_UPLOAD_BYTES", 512 * 1024 * 1024),
+            result_backend=env("RESULT_BACKEND", "rpc://"),
+            file_check_timeout=env_int("API_FILE_CHECK_TIMEOUT", 5),
         )

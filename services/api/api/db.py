@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
-from sqlalchemy import JSON, DateTime, String, Text, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import JSON, DateTime, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from threadline.database import make_engine
 
 
 def _now() -> datetime:
@@ -74,23 +72,6 @@ class File(Base):
 
 def make_sessionmaker(database_url: str) -> sessionmaker:
     """A session factory for ``database_url``, with the tables created if missing."""
-    engine = _make_engine(database_url)
+    engine = make_engine(database_url)
     Base.metadata.create_all(engine)
     return sessionmaker(engine, expire_on_commit=False)
-
-
-def _make_engine(database_url: str) -> Engine:
-    if database_url.startswith("sqlite:///"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        # Several gunicorn and worker processes share the file: wait for locks.
-        engine = create_engine(database_url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _write_ahead_log)
-        return engine
-    return create_engine(database_url, pool_pre_ping=True)
-
-
-def _write_ahead_log(connection: Any, _: Any) -> None:
-    # Readers no longer block the writer, and a commit costs one fsync instead of several;
-    # synchronous stays FULL, so a committed message survives a power cut.
-    connection.execute("PRAGMA journal_mode=WAL")
-

@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from threadline import current, propagation
 from threadline.callbacks import remote_errback
-from threadline.conf import celery_config, env, env_int
+from threadline.conf import celery_config
 
 from api.callbacks import file_failed, file_processed, file_progress
 from api.celery_app import CALLBACK_QUEUE
@@ -64,10 +64,10 @@ class HeaderCheck:
 
 @bp.record_once
 def _configure(state: BlueprintSetupState) -> None:
-    # Read at start-up so that a bad value stops the API before it serves anything.
     settings = state.app.extensions["settings"]
-    timeout = env_int("API_FILE_CHECK_TIMEOUT", 5)
-    state.app.extensions["header_check"] = HeaderCheck(settings.broker_url, env("RESULT_BACKEND", "rpc://"), timeout)
+    state.app.extensions["header_check"] = HeaderCheck(
+        settings.broker_url, settings.result_backend, settings.file_check_timeout
+    )
 
 
 @bp.post("/")

@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import Celery, signals
 from threadline import propagation
-from threadline.conf import celery_config, env
+from threadline.conf import broker_url, celery_config
 
 from notifier.config import settings
 from notifier.deliveries import store
@@ -17,7 +17,7 @@ QUEUES = ("notifications", *CHANNELS)
 
 def make_celery() -> Celery:
     app = Celery("notifier", include=["notifier.tasks"])
-    app.conf.update(celery_config(env("BROKER_URL", "amqp://guest:guest@localhost:5672//"), QUEUES))
+    app.conf.update(celery_config(broker_url(), QUEUES))
     app.conf.task_routes = {f"notifier.send_{channel}": {"queue": channel} for channel in CHANNELS}
     return propagation.install(app)
 

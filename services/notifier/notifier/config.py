@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from threadline.conf import ConfigError, env, env_int
+from threadline.conf import ConfigError, database_url, env, env_float, env_int
 
 
 @dataclass(frozen=True)
@@ -24,24 +24,16 @@ class Settings:
 @functools.cache
 def settings() -> Settings:
     result = Settings(
-        database_url=env("DATABASE_URL", "sqlite:///data/threadline.db"),
+        database_url=database_url(),
         push_url=env("PUSH_PROVIDER_URL", "http://127.0.0.1:8090/push"),
         sms_url=env("SMS_PROVIDER_URL", "http://127.0.0.1:8090/sms"),
         smtp_host=env("SMTP_HOST", "127.0.0.1"),
         smtp_port=env_int("SMTP_PORT", 8025),
-        provider_timeout=_env_float("PROVIDER_TIMEOUT_SECONDS", 10.0),
+        provider_timeout=env_float("PROVIDER_TIMEOUT_SECONDS", 10.0),
         max_attempts=env_int("NOTIFIER_MAX_ATTEMPTS", 8),
-        backoff_base=_env_float("NOTIFIER_BACKOFF_BASE_SECONDS", 1.0),
-        backoff_cap=_env_float("NOTIFIER_BACKOFF_CAP_SECONDS", 60.0),
+        backoff_base=env_float("NOTIFIER_BACKOFF_BASE_SECONDS", 1.0),
+        backoff_cap=env_float("NOTIFIER_BACKOFF_CAP_SECONDS", 60.0),
     )
     if result.max_attempts < 1 or result.backoff_base <= 0 or result.backoff_cap < result.backoff_base:
         raise ConfigError("NOTIFIER_MAX_ATTEMPTS >= 1 and 0 < NOTIFIER_BACKOFF_BASE_SECONDS <= ..._CAP_SECONDS")
     return result
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = env(name, str(default))
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, not {raw!r}") from None

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from pathlib import Path
 
-from sqlalchemy import DateTime, String, Text, UniqueConstraint, create_engine, select, update
+from sqlalchemy import DateTime, String, Text, UniqueConstraint, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from threadline.database import make_engine
 
 # A delivery in one of these states is never attempted again.
 FINAL = ("sent", "failed", "skipped")
@@ -41,12 +41,7 @@ class Delivery(Base):
 
 class DeliveryStore:
     def __init__(self, database_url: str) -> None:
-        if database_url.startswith("sqlite:///"):
-            Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            # Other processes write the same file: wait for their locks; the API turns on WAL.
-            self.engine = create_engine(database_url, connect_args={"timeout": 30})
-        else:
-            self.engine = create_engine(database_url, pool_pre_ping=True)
+        self.engine = make_engine(database_url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_tables(self) -> None:

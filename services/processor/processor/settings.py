@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from threadline.conf import ConfigError, env, env_int
+from threadline.conf import ConfigError, broker_url, env, env_int
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         settings = cls(
-            broker_url=env("BROKER_URL", "amqp://guest:guest@localhost:5672//"),
+            broker_url=broker_url(),
             reply_queues=tuple(name for name in env("PROCESSOR_REPLY_QUEUES", "api").split(",") if name),
             result_backend=env("RESULT_BACKEND", "rpc://"),
             soft_time_limit=env_int("PROCESSOR_SOFT_TIME_LIMIT", 600),
