@@ -16,8 +16,7 @@ from typing import Any
 from celery import Celery
 from celery.canvas import Signature
 
-from threadline.context import bind, current, unbind
-from threadline.worker import ids_of_message
+from threadline.context import bind, current, ids_of_message, unbind
 
 FORWARD_TASK = "threadline.forward_error"
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from threadline.ids import request_id_or_new
+from celery._state import _task_stack
+
+from threadline.ids import HEADER, request_id_for_task, request_id_or_new
 
 
 class TraceIds(NamedTuple):
@@ -21,16 +22,44 @@ class TraceIds(NamedTuple):
 
 _current: ContextVar[TraceIds | None] = ContextVar("threadline_trace", default=None)
 
-# A worker's main process logs lines about tasks it does not run ("received", time limits,
-# revocations) with nothing bound; it finds their IDs here by task ID. Bounded, so tasks that
-# never finish (revoked, lost) cannot grow it; OrderedDict's methods are atomic under the GIL.
-_MAX_REMEMBERED = 50_000
-_by_task: OrderedDict[str, TraceIds] = OrderedDict()
+_IDS_ATTR = "_threadline_ids"
 
 
 def current() -> TraceIds | None:
     """The IDs of the request or task being handled, or None outside any."""
-    return _current.get()
+    ids = _current.get()
+    return ids if ids is not None else _running_task_ids()
+
+
+def _running_task_ids() -> TraceIds | None:
+    # A task's IDs come from the request Celery keeps for the task this thread runs, computed
+    # once per run: cheaper than binding them from task_prerun/postrun signals, whose dispatch
+    # alone costs a no-op task about a quarter of its CPU time.
+    task = _task_stack.top
+    if task is None:
+        return None
+    request = task.request
+    ids: TraceIds | None = request.__dict__.get(_IDS_ATTR)
+    if ids is None:
+        if request.id is None:
+            return _calling_task_ids()
+        ids = ids_of_message(request.id, request)
+        setattr(request, _IDS_ATTR, ids)
+    return ids
+
+
+def _calling_task_ids() -> TraceIds | None:
+    # A task called directly, like a function, from inside another: the caller's IDs.
+    for task in reversed(_task_stack.stack):
+        request = task.request
+        if request.id is not None:
+            return ids_of_message(request.id, request)
+    return None
+
+
+def ids_of_message(task_id: str, request: Any) -> TraceIds:
+    """The IDs of task ``task_id`` from its message or request (``request`` has ``get``)."""
+    return TraceIds(request_id_for_task(task_id, request.get(HEADER)), request.get("parent_id"), task_id)
 
 
 def bind(ids: TraceIds | None) -> Token[TraceIds | None]:
@@ -52,20 +81,3 @@ def request_context(request_id: str | None = None) -> Iterator[TraceIds]:
         yield ids
     finally:
         unbind(token)
-
-
-def remember(ids: TraceIds) -> None:
-    """Keep ``ids`` findable by their task ID until :func:`forget` (or until pushed out)."""
-    _by_task[ids.task_id] = ids  # type: ignore[index]
-    if len(_by_task) > _MAX_REMEMBERED:
-        _by_task.popitem(last=False)
-
-
-def forget(task_id: str) -> None:
-    """Drop what :func:`remember` kept for ``task_id``."""
-    _by_task.pop(task_id, None)
-
-
-def recall(task_id: object) -> TraceIds | None:
-    """The IDs remembered for ``task_id``, if any."""
-    return _by_task.get(task_id) if isinstance(task_id, str) else None

@@ -6,6 +6,8 @@ import hashlib
 import re
 import uuid
 
+# The message header that carries the request ID from publisher to worker.
+HEADER = "request_id"
 DEFAULT_PATTERN = r"[A-Za-z0-9._-]{1,64}"
 _pattern = re.compile(DEFAULT_PATTERN)
 _UUID_LENGTH = 36

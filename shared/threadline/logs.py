@@ -16,10 +16,10 @@ from typing import Any
 import colorlog
 from pythonjsonlogger.json import JsonFormatter
 
-from threadline.context import TraceIds, current, recall
+from threadline.context import TraceIds, current, ids_of_message
 from threadline.ids import request_id_from_task_id
 from threadline.redaction import RedactingFilter
-from threadline.worker import ids_of_message
+from threadline.worker import arriving
 
 TEXT_FORMAT = (
     "%(asctime)s %(levelname)-7s %(process)-6d rid=%(request_id)s task=%(task_id)s "
@@ -48,17 +48,18 @@ class TraceFilter(logging.Filter):
 def _ids_from_celery_record(record: logging.LogRecord) -> TraceIds | None:
     # Celery logs "received", time-limit and revocation lines with the task ID among the
     # arguments (a dict with "id", or a tuple of a few values), and a rejected message with
-    # its headers (a dict with "id" and our header). The worker's request class remembered
-    # the task's IDs (canvas task IDs carry no request ID); else they come from the message.
+    # its headers (a dict with "id" and our header). For the "received" line the worker's
+    # request class has the IDs (canvas task IDs carry no request ID); else they come from
+    # the message or the task ID.
     args = record.args
     candidates: Any = (args,) if isinstance(args, dict) else args if isinstance(args, tuple) else ()
     for value in candidates:
         if isinstance(value, dict):
             task_id = value.get("id")
             if isinstance(task_id, str):
-                return recall(task_id) or ids_of_message(task_id, value)
+                return arriving(task_id) or ids_of_message(task_id, value)
         elif isinstance(value, str):
-            ids = recall(value)
+            ids = arriving(value)
             if ids is not None:
                 return ids
             request_id = request_id_from_task_id(value)
@@ -74,13 +75,15 @@ def configure(
     level: str | None = None,
     log_dir: str | None = None,
     secret_fields: tuple[str, ...] | None = None,
+    redact: bool = True,
 ) -> logging.Handler:
     """Install the threadline handler on the root logger and return it.
 
     ``process`` names the log file (``<log_dir>/<process>.log``); without a log directory
     records go to standard error. Unset arguments come from LOG_FORMAT (text or json),
-    LOG_LEVEL, LOG_DIR and LOG_SECRET_FIELDS (comma-separated). Calling it again replaces
-    the handler it installed before.
+    LOG_LEVEL, LOG_DIR and LOG_SECRET_FIELDS (comma-separated). ``redact=False`` leaves
+    personal data unmasked: only for processes that never log any (it costs a few
+    microseconds per record). Calling it again replaces the handler it installed before.
     """
     fmt = (fmt or os.environ.get("LOG_FORMAT") or "text").lower()
     if fmt not in ("text", "json"):
@@ -90,7 +93,8 @@ def configure(
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(_make_formatter(fmt, handler))
     handler.addFilter(TraceFilter())
-    handler.addFilter(RedactingFilter(secret_fields or _env_secret_fields(), extras=fmt == "json"))
+    if redact:
+        handler.addFilter(RedactingFilter(secret_fields or _env_secret_fields(), extras=fmt == "json"))
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)

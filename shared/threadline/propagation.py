@@ -4,8 +4,9 @@
 
 - gives tasks published without an explicit ID a task ID ``<request_id>_<uuid4>``;
 - writes the validated request ID into every published message's headers;
-- makes the worker bind the IDs of the task it runs, so every log line carries them, and
-  lets its main process find them for the lines it logs about a task (see ``worker``);
+- lets the worker's main process find a task's IDs for the lines it logs about it (see
+  ``worker``); in the process running a task, ``context.current`` finds them in Celery's own
+  task stack, so every log line carries them;
 - registers the task that forwards error callbacks across codebases (see ``callbacks``).
 """
 
@@ -14,14 +15,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from celery import Celery, Task, signals
+from celery import Celery, signals
 
 from threadline import callbacks
-from threadline.context import TraceIds, bind, current, unbind
-from threadline.ids import make_task_id, new_request_id, request_id_from_task_id
-from threadline.worker import HEADER, ids_of_message, traced_request_class
-
-_TOKEN_ATTR = "_threadline_token"
+from threadline.context import current
+from threadline.ids import HEADER, make_task_id, new_request_id, request_id_from_task_id
+from threadline.worker import traced_request_class
 
 
 def install(app: Celery) -> Celery:
@@ -63,11 +62,6 @@ def _on_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
         headers[HEADER] = request_id_for_publish(headers.get("id"))
 
 
-def ids_for_request(task_id: str, request: Any) -> TraceIds:
-    """The IDs of a task about to run; the header is validated again, never trusted raw."""
-    return ids_of_message(task_id, request)
-
-
 def _trace_requests(sender: Any = None, **_: Any) -> None:
     # worker_init fires once the worker imported its tasks and before it builds the
     # strategies that instantiate each task's Request class.
@@ -78,19 +72,4 @@ def _trace_requests(sender: Any = None, **_: Any) -> None:
         task.Request = traced_request_class(task.Request)
 
 
-def _on_prerun(task_id: str, task: Task, **_: Any) -> None:
-    request = task.request
-    setattr(request, _TOKEN_ATTR, bind(ids_for_request(task_id, request)))
-
-
-def _on_postrun(task: Task, **_: Any) -> None:
-    token = getattr(task.request, _TOKEN_ATTR, None)
-    if token is not None:
-        unbind(token)
-
-
 signals.before_task_publish.connect(_on_publish, weak=False, dispatch_uid="threadline.publish")
-
-signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid="threadline.prerun")
-
-signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid="threadline.postrun")

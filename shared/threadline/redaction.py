@@ -7,9 +7,12 @@ import re
 from typing import Any
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-# International or grouped numbers of 8 to 15 digits; plain integers such as IDs or
-# timestamps without a "+" or separators are left alone.
-PHONE = re.compile(r"(?<![\w-])\+\d[\d ().-]{6,18}\d(?!\w)|(?<![\w.-])\(?\d{2,4}\)?[ .-]\d{3,4}[ .-]\d{3,4}(?![\w.-])")
+# International or grouped numbers of 8 to 15 digits, also at the end of a sentence; plain
+# integers such as IDs or timestamps without a "+" or separators are left alone.
+PHONE = re.compile(
+    r"(?<![\w-])\+\d[\d ().-]{6,18}\d(?!\w)"
+    r"|(?<![\w.-])\(?\d{2,4}\)?[ .-]\d{3,4}[ .-]\d{3,4}(?![\w-]|\.\d)"
+)
 MASK = "[redacted]"
 DEFAULT_SECRET_FIELDS = ("password", "token", "secret", "authorization", "api_key", "body")
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.

@@ -1,9 +1,10 @@
 """The worker's main process: trace IDs for the lines it logs about tasks it does not run.
 
 The main process logs "Task ... received", hard time limits and lost pool workers outside any
-task, often with a canvas task ID that carries no request ID. ``TracedRequest`` remembers each
-task's IDs when its message arrives and binds them while the main process handles its failure.
-``propagation.install`` makes every task of a traced app use it when a worker starts.
+task, often with a canvas task ID that carries no request ID. ``TracedRequest`` works out each
+task's IDs when its message arrives: they are the "arriving" IDs while Celery logs the
+"received" line right after, and it binds them while the main process handles a time limit or
+a failure. ``propagation.install`` makes every task of a traced app use it when a worker starts.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ from typing import Any
 
 from celery.worker.request import Request
 
-from threadline.context import TraceIds, bind, forget, remember, unbind
-from threadline.ids import request_id_for_task
+from threadline.context import TraceIds, bind, ids_of_message, unbind
 
-HEADER = "request_id"
+# The IDs of the message the main process is taking in; one slot, so nothing accumulates.
+_arriving: TraceIds | None = None
 
 
-def ids_of_message(task_id: str, request: Any) -> TraceIds:
-    """The IDs of a task from its message or context (``request`` has ``get``)."""
-    return TraceIds(request_id_for_task(task_id, request.get(HEADER)), request.get("parent_id"), task_id)
+def arriving(task_id: object) -> TraceIds | None:
+    """The IDs of task ``task_id`` when its message is the one arriving now, else None."""
+    ids = _arriving
+    return ids if ids is not None and ids.task_id == task_id else None
 
 
 class TracedRequest(Request):
@@ -28,8 +30,8 @@ class TracedRequest(Request):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._threadline_ids = ids_of_message(self.id, self._request_dict)
-        remember(self._threadline_ids)
+        global _arriving
+        self._threadline_ids = _arriving = ids_of_message(self.id, self._request_dict)
 
     def on_timeout(self, soft: bool, timeout: float) -> None:
         token = bind(self._threadline_ids)
@@ -44,13 +46,6 @@ class TracedRequest(Request):
             super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
         finally:
             unbind(token)
-            forget(self.id)
-
-    def on_success(self, failed__retval__runtime: Any, **kwargs: Any) -> None:
-        try:
-            super().on_success(failed__retval__runtime, **kwargs)
-        finally:
-            forget(self.id)
 
 
 _traced_classes: dict[type, type] = {}
