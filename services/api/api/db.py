@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import JSON, DateTime, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from threadline.database import make_engine
+
+from api.errors import ApiError
 
 
 def _now() -> datetime:
@@ -15,6 +18,9 @@ def _now() -> datetime:
 
 class Base(DeclarativeBase):
     pass
+
+
+_Row = TypeVar("_Row", bound=Base)
 
 
 class User(Base):
@@ -68,6 +74,14 @@ class File(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+
+def get_or_404(session: Session, model: type[_Row], row_id: int, what: str) -> _Row:
+    """The row of ``model`` with ``row_id``; a 404 naming ``what`` when there is none."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise ApiError(404, f"No {what} with id {row_id}")
+    return row
 
 
 def make_sessionmaker(database_url: str) -> sessionmaker:

@@ -22,7 +22,7 @@ from threadline.conf import celery_config
 
 from api.callbacks import file_failed, file_processed, file_progress
 from api.celery_app import CALLBACK_QUEUE
-from api.db import File
+from api.db import File, get_or_404
 from api.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -131,9 +131,7 @@ def _record_and_send(path: Path, name: str) -> File:
 @bp.get("/<int:file_id>")
 def get_file(file_id: int):  # type: ignore[no-untyped-def]
     with current_app.extensions["db"]() as session:
-        record = session.get(File, file_id)
-    if record is None:
-        raise ApiError(404, f"No file with id {file_id}")
+        record = get_or_404(session, File, file_id, "file")
     body: dict[str, Any] = {
         "file_id": record.id,
         "name": record.name,

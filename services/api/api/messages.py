@@ -9,7 +9,7 @@ from sqlalchemy import select
 from threadline import current
 
 from api import outbox
-from api.db import Message, User
+from api.db import Message, User, get_or_404
 from api.delivery_states import channel_states
 from api.errors import ApiError
 from api.requests_json import field, json_body
@@ -48,9 +48,7 @@ def create_message():  # type: ignore[no-untyped-def]
 @bp.get("/<int:message_id>")
 def get_message(message_id: int):  # type: ignore[no-untyped-def]
     with current_app.extensions["db"]() as session:
-        message = session.get(Message, message_id)
-        if message is None:
-            raise ApiError(404, f"No message with id {message_id}")
+        message = get_or_404(session, Message, message_id, "message")
         channels = channel_states(session, message_id)
     return jsonify(
         message_id=message.id, request_id=message.request_id, sender=message.sender,

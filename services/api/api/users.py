@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-from api.db import User
+from api.db import User, get_or_404
 from api.errors import ApiError
 from api.requests_json import field, json_body
 
@@ -44,14 +44,14 @@ def create_user():  # type: ignore[no-untyped-def]
 @bp.get("/<int:user_id>")
 def get_user(user_id: int):  # type: ignore[no-untyped-def]
     with current_app.extensions["db"]() as session:
-        return jsonify(describe(_existing(session, user_id)))
+        return jsonify(describe(get_or_404(session, User, user_id, "user")))
 
 
 @bp.patch("/<int:user_id>/preferences")
 def update_preferences(user_id: int):  # type: ignore[no-untyped-def]
     wanted = _preferences(json_body(current_app.extensions["settings"].max_body_bytes))
     with current_app.extensions["db"].begin() as session:
-        user = _existing(session, user_id)
+        user = get_or_404(session, User, user_id, "user")
         _apply(user, wanted)
     return jsonify(describe(user))
 
@@ -63,13 +63,6 @@ def describe(user: User) -> dict[str, Any]:
         **{key: getattr(user, key) for key in ADDRESS_OF.values()},
         "preferences": {channel: getattr(user, f"{channel}_enabled") for channel in CHANNELS},
     }
-
-
-def _existing(session: Any, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise ApiError(404, f"No user with id {user_id}")
-    return user
 
 
 def _reject_unknown(data: dict[str, Any], known: set[str]) -> None:
