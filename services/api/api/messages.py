@@ -30,7 +30,8 @@ def create_message():  # type: ignore[no-untyped-def]
     request_id = current().request_id
     sessions = current_app.extensions["db"]
     with sessions.begin() as session:
-        known = set(session.scalars(select(User.id).where(User.id.in_((sender, recipient)))))
+        # Whole rows: the recipient's is reused from the session for the task's arguments.
+        known = {user.id for user in session.scalars(select(User).where(User.id.in_((sender, recipient))))}
         for role, user_id in (("sender", sender), ("recipient", recipient)):
             if user_id not in known:
                 raise ApiError(422, f"Unknown {role}: no user with id {user_id}")
