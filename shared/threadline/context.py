@@ -32,9 +32,10 @@ def current() -> TraceIds | None:
 
 
 def _running_task_ids() -> TraceIds | None:
-    # A task's IDs come from the request Celery keeps for the task this thread runs, computed
-    # once per run: cheaper than binding them from task_prerun/postrun signals, whose dispatch
-    # alone costs a no-op task about a quarter of its CPU time.
+    # Where the worker did not bind a task's IDs (eager calls, workers started without
+    # worker_init), they come from the request Celery keeps for the task this thread runs,
+    # computed once per run. Not from task_prerun/postrun signals: their dispatch alone costs
+    # a no-op task about a quarter of its CPU time.
     task = _task_stack.top
     if task is None:
         return None

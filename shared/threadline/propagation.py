@@ -4,9 +4,8 @@
 
 - gives tasks published without an explicit ID a task ID ``<request_id>_<uuid4>``;
 - writes the validated request ID into every message it publishes (header ``request_id``);
-- lets the worker's main process find a task's IDs for the lines it logs about it (see
-  ``worker``); in the process running a task, ``context.current`` finds them in Celery's own
-  task stack, so every log line carries them;
+- binds a task's IDs while it runs, so every log line carries them, and lets the worker's
+  main process find them for the lines it logs about the task (see ``worker``);
 - registers the task that forwards error callbacks across codebases (see ``callbacks``).
 """
 
