@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import time
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from kombu import Connection
 
@@ -48,11 +48,6 @@ def _install_if_missing() -> None:
         raise BrokerUnavailable("RabbitMQ is not installed: run 'sudo apt-get install rabbitmq-server'")
     subprocess.run(["apt-get", "update", "-q"], check=True)
     subprocess.run(["apt-get", "install", "-y", "-q", "rabbitmq-server"], check=True)
-
-
-def vhost_of(url: str) -> str:
-    path = urlparse(url).path
-    return unquote(path[1:]) if len(path) > 1 else "/"
 
 
 def add_vhost(name: str, user: str = "guest") -> None:
