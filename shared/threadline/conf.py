@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from kombu import Queue
 
 # Local-development defaults; .env.example documents them.
 DEFAULT_BROKER_URL = "amqp://guest:guest@localhost:5672//"
 DEFAULT_DATABASE_URL = "sqlite:///data/threadline.db"
+
+
+_Number = TypeVar("_Number", int, float)
 
 
 class ConfigError(RuntimeError):
@@ -26,20 +30,20 @@ def env(name: str, default: str | None = None) -> str:
 
 def env_int(name: str, default: int) -> int:
     """An integer setting; a malformed value stops the process at start-up."""
-    raw = env(name, str(default))
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+    return _env_number(name, default, int, "an integer")
 
 
 def env_float(name: str, default: float) -> float:
     """A decimal setting; a malformed value stops the process at start-up."""
+    return _env_number(name, default, float, "a number")
+
+
+def _env_number(name: str, default: _Number, kind: Callable[[str], _Number], what: str) -> _Number:
     raw = env(name, str(default))
     try:
-        return float(raw)
+        return kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+        raise ConfigError(f"{name} must be {what}, not {raw!r}") from None
 
 
 def broker_url() -> str:
