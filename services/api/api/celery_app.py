@@ -32,6 +32,8 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(celery_config(settings.broker_url, QUEUES))
     celery.conf.task_routes = ROUTES
+    # Callbacks change the files table; nobody waits for their results.
+    celery.conf.task_ignore_result = True
     # A POST waits at most a couple of seconds for a broker that is away; the outbox covers it.
     celery.conf.broker_connection_timeout = 2
     celery.set_default()

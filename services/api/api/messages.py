@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import select
 from threadline import current
 
 from api import outbox
-from api.db import Message, User, get_or_404
+from api.db import Message, get_or_404
 from api.delivery_states import channel_states
 from api.errors import ApiError
 from api.requests_json import field, json_body
@@ -30,20 +29,17 @@ def create_message():  # type: ignore[no-untyped-def]
     request_id = current().request_id
     sessions = current_app.extensions["db"]
     with sessions.begin() as session:
-        # Whole rows: the recipient's is reused from the session for the task's arguments.
-        known = {user.id for user in session.scalars(select(User).where(User.id.in_((sender, recipient))))}
+        users = outbox.users_by_id(session, sender, recipient)
         for role, user_id in (("sender", sender), ("recipient", recipient)):
-            if user_id not in known:
+            if user_id not in users:
                 raise ApiError(422, f"Unknown {role}: no user with id {user_id}")
-        message = Message(request_id=request_id, sender=sender, recipient=recipient, body=body)
-        session.add(message)
-        session.flush()
-        arguments = outbox.task_arguments(session, message)
+        message_id = outbox.add_message(session, request_id, sender, recipient, body)
     # Published only once the row is committed; if publishing fails the relay publishes it,
     # so the 202 stands either way (README, "Guarantees").
-    outbox.publish(current_app.extensions["celery"], sessions, message.id, arguments)
-    log.info("Message %s from user %s to user %s accepted", message.id, sender, recipient)
-    return jsonify(message_id=message.id, request_id=request_id), 202
+    arguments = outbox.task_arguments(message_id, recipient, users[recipient], body)
+    outbox.publish(current_app.extensions["celery"], sessions, message_id, arguments)
+    log.info("Message %s from user %s to user %s accepted", message_id, sender, recipient)
+    return jsonify(message_id=message_id, request_id=request_id), 202
 
 
 @bp.get("/<int:message_id>")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from threadline import request_context
@@ -24,17 +24,32 @@ log = logging.getLogger(__name__)
 TASK = "notifier.send_notification"
 # A failed publish must not hold a request for long: the relay will do it.
 RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+# Built once: SQLAlchemy then compiles each statement once per process, not once per request.
+USERS = select(User.__table__).where(User.id.in_(bindparam("ids", expanding=True)))
+INSERT = insert(Message.__table__).returning(Message.__table__.c.id)
+MARK = update(Message.__table__).where(Message.__table__.c.id == bindparam("message_id"))
 
 
-def task_arguments(session: Session, message: Message) -> list[Any]:
-    """The notifier's arguments: the body and, per channel, the address (None when turned off)."""
-    user = session.get(User, message.recipient)
+def users_by_id(session: Session, *user_ids: int) -> dict[int, Any]:
+    """The rows of the users with these IDs, by ID; unknown IDs are missing."""
+    return {user.id: user for user in session.execute(USERS, {"ids": list(user_ids)})}
+
+
+def add_message(session: Session, request_id: str, sender: int, recipient: int, body: str) -> int:
+    """Insert an unpublished message; return its ID."""
+    values = {"request_id": request_id, "sender": sender, "recipient": recipient, "body": body}
+    return int(session.execute(INSERT, values).scalar_one())
+
+
+def task_arguments(message_id: int, recipient: int, user: Any, body: str) -> list[Any]:
+    """The notifier's arguments: the body and, per channel, the address (None when turned off);
+    ``user`` is the recipient's row, or None when it is gone."""
     addresses = {
         "push": user.device_token if user and user.push_enabled else None,
         "email": user.email if user and user.email_enabled else None,
         "sms": user.phone if user and user.sms_enabled else None,
     }
-    return [message.id, message.recipient, message.body, addresses]
+    return [message_id, recipient, body, addresses]
 
 
 def publish(celery: Celery, sessions: sessionmaker, message_id: int, arguments: list[Any]) -> bool:
@@ -47,7 +62,7 @@ def publish(celery: Celery, sessions: sessionmaker, message_id: int, arguments: 
         return False
     try:
         with sessions.begin() as session:
-            session.execute(update(Message).where(Message.id == message_id).values(published_at=datetime.now(UTC)))
+            session.execute(MARK, {"message_id": message_id, "published_at": datetime.now(UTC)})
     except SQLAlchemyError as exc:
         # The task is out: the request must still succeed. The relay publishes it once more,
         # which the notifier's idempotency makes harmless.
@@ -63,7 +78,10 @@ def relay_once(celery: Celery, sessions: sessionmaker, grace: timedelta, batch: 
             select(Message).where(Message.published_at.is_(None), Message.created_at < cutoff)
             .order_by(Message.id).limit(batch)
         ).all()
-        work = [(message.id, message.request_id, task_arguments(session, message)) for message in pending]
+        users = users_by_id(session, *{message.recipient for message in pending})
+        work = [
+            (m.id, m.request_id, task_arguments(m.id, m.recipient, users.get(m.recipient), m.body)) for m in pending
+        ]
     published = 0
     for message_id, request_id, arguments in work:
         with request_context(request_id):

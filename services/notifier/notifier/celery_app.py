@@ -19,6 +19,9 @@ def make_celery() -> Celery:
     app = Celery("notifier", include=["notifier.tasks"])
     app.conf.update(celery_config(broker_url(), QUEUES))
     app.conf.task_routes = {f"notifier.send_{channel}": {"queue": channel} for channel in CHANNELS}
+    # The deliveries table is the outcome; a stored result (the CLI takes RESULT_BACKEND from
+    # the environment) would cost a message per task that nobody reads.
+    app.conf.task_ignore_result = True
     return propagation.install(app)
 
 

@@ -2,6 +2,10 @@
 
 The API reads it (read-only) to report each channel's state: columns message_id, channel,
 state, attempts and last_error are that contract.
+
+Each outcome is one upsert, one commit: a channel task reads the state before it calls the
+provider and writes once after. A task killed between the two simply runs again; the
+provider's idempotency key, not this table, keeps it from sending twice.
 """
 
 from __future__ import annotations
@@ -9,13 +13,15 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, String, Text, UniqueConstraint, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy import DateTime, String, Text, UniqueConstraint, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from threadline.database import make_engine
 
 # A delivery in one of these states is never attempted again.
 FINAL = ("sent", "failed", "skipped")
+# Both dialects spell an upsert as INSERT ... ON CONFLICT DO UPDATE.
+_UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def _now() -> datetime:
@@ -42,54 +48,32 @@ class Delivery(Base):
 class DeliveryStore:
     def __init__(self, database_url: str) -> None:
         self.engine = make_engine(database_url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Built once: SQLAlchemy compiles each statement once per process, not once per task.
+        self._state = select(Delivery.state).where(
+            Delivery.message_id == bindparam("message_id"), Delivery.channel == bindparam("channel")
+        )
+        insert = _UPSERT[self.engine.dialect.name](Delivery)
+        self._upsert = insert.on_conflict_do_update(
+            index_elements=[Delivery.message_id, Delivery.channel],
+            set_={column: insert.excluded[column] for column in ("state", "attempts", "last_error", "updated_at")},
+            where=Delivery.state.not_in(FINAL),
+        )
 
     def create_tables(self) -> None:
         Base.metadata.create_all(self.engine)
 
-    def start_attempt(self, message_id: int, channel: str) -> int | None:
-        """Count one more attempt and return the count; None when the delivery is already final."""
-        if self._insert(message_id, channel, state="pending", attempts=1):
-            return 1
-        with self.sessions.begin() as session:
-            counted = session.execute(
-                update(Delivery)
-                .where(*_key(message_id, channel), Delivery.state.not_in(FINAL))
-                .values(attempts=Delivery.attempts + 1, updated_at=_now())
-            )
-            if counted.rowcount == 0:
-                return None
-            return session.scalar(select(Delivery.attempts).where(*_key(message_id, channel)))
+    def is_final(self, message_id: int, channel: str) -> bool:
+        """True once the delivery reached a state that is never attempted again."""
+        with self.engine.connect() as connection:
+            state = connection.scalar(self._state, {"message_id": message_id, "channel": channel})
+        return state in FINAL
 
-    def finish(self, message_id: int, channel: str, state: str, error: str | None = None) -> None:
-        """Record a final state, unless another run recorded one first."""
-        with self.sessions.begin() as session:
-            changed = session.execute(
-                update(Delivery)
-                .where(*_key(message_id, channel), Delivery.state.not_in(FINAL))
-                .values(state=state, last_error=error, updated_at=_now())
-            )
-        if changed.rowcount == 0:
-            # No row yet (a skipped channel is never attempted), or a final one: then this fails.
-            self._insert(message_id, channel, state=state, last_error=error)
-
-    def note_error(self, message_id: int, channel: str, error: str) -> None:
-        with self.sessions.begin() as session:
-            session.execute(update(Delivery).where(*_key(message_id, channel)).values(last_error=error))
-
-    def _insert(self, message_id: int, channel: str, **values: object) -> bool:
-        """Insert the delivery's row with ``values``; False when it exists already."""
-        with self.sessions() as session:
-            session.add(Delivery(message_id=message_id, channel=channel, **values))
-            try:
-                session.commit()
-            except IntegrityError:
-                return False
-        return True
-
-
-def _key(message_id: int, channel: str) -> tuple:  # type: ignore[type-arg]
-    return Delivery.message_id == message_id, Delivery.channel == channel
+    def record(self, message_id: int, channel: str, state: str, attempts: int, error: str | None = None) -> None:
+        """Record the delivery's state after ``attempts`` attempts; a final state is never overwritten."""
+        row = {"message_id": message_id, "channel": channel, "state": state, "attempts": attempts,
+               "last_error": error, "updated_at": _now()}
+        with self.engine.begin() as connection:
+            connection.execute(self._upsert, row)
 
 
 _stores: dict[int, DeliveryStore] = {}

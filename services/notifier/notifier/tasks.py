@@ -37,23 +37,22 @@ def _deliver(channel: str, message_id: int, address: str, body: str) -> None:
 
 
 def _run_channel(task: Task, channel: str, message_id: int, recipient: int, address: str | None, body: str) -> str:
-    deliveries = store(settings().database_url)
+    deliveries, attempt = store(settings().database_url), task.request.retries + 1
     if address is None:
         log.warning("User %s has %s notifications disabled", recipient, CHANNEL_NAMES[channel])
-        deliveries.finish(message_id, channel, "skipped")
+        deliveries.record(message_id, channel, "skipped", attempts=0)
         return "skipped"
-    attempt = deliveries.start_attempt(message_id, channel)
-    if attempt is None:
+    if deliveries.is_final(message_id, channel):
         log.info("Message %s by %s already settled; nothing to do", message_id, channel)
         return "settled"
     try:
         _deliver(channel, message_id, address, body)
     except providers.PermanentError as exc:
-        return _fail(message_id, channel, str(exc))
+        return _fail(message_id, channel, attempt, str(exc))
     except (providers.TransientError, SoftTimeLimitExceeded) as exc:
         reason = str(exc) or "provider call exceeded the soft time limit"
         return _retry_or_fail(task, channel, message_id, reason)
-    deliveries.finish(message_id, channel, "sent")
+    deliveries.record(message_id, channel, "sent", attempt)
     log.info("Delivered message %s to user %s by %s (attempt %s)", message_id, recipient, channel, attempt)
     return "sent"
 
@@ -61,8 +60,8 @@ def _run_channel(task: Task, channel: str, message_id: int, recipient: int, addr
 def _retry_or_fail(task: Task, channel: str, message_id: int, reason: str) -> str:
     config, retries = settings(), task.request.retries
     if retries + 1 >= config.max_attempts:
-        return _fail(message_id, channel, f"gave up after {config.max_attempts} attempts: {reason}")
-    store(config.database_url).note_error(message_id, channel, reason)
+        return _fail(message_id, channel, retries + 1, f"gave up after {config.max_attempts} attempts: {reason}")
+    store(config.database_url).record(message_id, channel, "pending", retries + 1, reason)
     ceiling = backoff.ceiling(retries, config.backoff_base, config.backoff_cap)
     delay = backoff.full_jitter(retries, config.backoff_base, config.backoff_cap)
     log.warning(
@@ -72,8 +71,8 @@ def _retry_or_fail(task: Task, channel: str, message_id: int, reason: str) -> st
     raise task.retry(countdown=delay, max_retries=config.max_attempts - 1, argsrepr=REDACTED_ARGS)
 
 
-def _fail(message_id: int, channel: str, reason: str) -> str:
-    store(settings().database_url).finish(message_id, channel, "failed", reason)
+def _fail(message_id: int, channel: str, attempts: int, reason: str) -> str:
+    store(settings().database_url).record(message_id, channel, "failed", attempts, reason)
     log.error("Message %s by %s failed: %s", message_id, channel, reason)
     return "failed"
 

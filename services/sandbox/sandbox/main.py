@@ -24,6 +24,10 @@ class KeepAliveHandler(WSGIRequestHandler):
 
 def main() -> None:
     logs.configure("sandbox")
+    # One line per delivery is ours; aiosmtpd's line per SMTP command and the dev server's
+    # line per request would outnumber it tenfold.
+    for chatty in ("mail.log", "werkzeug"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     host = env("SANDBOX_HOST", "127.0.0.1")
     http_port, smtp_port = env_int("SANDBOX_HTTP_PORT", 8090), env_int("SANDBOX_SMTP_PORT", 8025)
     board = FaultBoard(
