@@ -3,15 +3,19 @@ publish endpoint, on one machine, in alternating pairs.
 
     .venv/bin/python bench/workflow.py [--messages 1000] [--posts 600] [--pairs 6] [--concurrency 8]
 
-A private stack (own vhost, ports, SQLite database) runs as `make up` runs it. Each pair runs:
-(a) N messages POSTed with concurrency, timed from the first POST until the sandbox recorded
-every delivery (3 per message), and N bare fan-outs (1 task publishing 3 no-op tasks, one queue
-each, the same Celery reliability settings and log level, no tracing) published with the same concurrency,
-timed until every no-op ran; (b) M POSTs to /api/message/ and M POSTs to a bare Flask endpoint
-that only publishes one task, under the same gunicorn settings, with the server CPU (gunicorn
-master and workers, from /proc) per request. Orders alternate between pairs; the system is
-drained between runs. It prints every pair and the median ratios and writes its row into
-bench/README.md.
+A private stack (own vhost, ports, SQLite database) runs as `make up` runs it, beside a bare
+stack: a gunicorn app with one endpoint under the API's gunicorn settings and a worker with the
+notifier's pool size, the same Celery reliability settings and log level, and no tracing. Each
+pair runs:
+(a) N messages POSTed with concurrency to /api/message/, timed from the first POST until the
+sandbox recorded every delivery (3 per message), and N POSTs to the bare endpoint, whose task
+publishes 3 no-op tasks (one queue each), timed until every no-op ran;
+(b) M POSTs to /api/message/ and M to the bare endpoint, with the server CPU (gunicorn master
+and workers, from /proc) per request. The endpoints are measured alone: the workers stop
+consuming their first queue meanwhile, so that neither side's background work competes with
+its requests.
+Orders alternate between pairs; the system is drained between runs. It prints every pair and
+the median ratios and writes its row into bench/README.md.
 
 This file is also the bare worker's app module (``-A workflow``) and the bare API
 (``workflow:bare_api``).
@@ -23,6 +27,7 @@ import argparse
 import contextlib
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -30,7 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -188,12 +193,27 @@ class Bench:
     def bare_pids(self) -> list[int]:
         return [self.bare_gunicorn.pid, *self.descendants(self.bare_gunicorn.pid)]
 
+    @contextlib.contextmanager
+    def consumers_paused(self) -> Iterator[None]:
+        """Measure an endpoint alone: its messages wait in their queue until the block ends."""
+        paused = {"notifications": f"notifier@{socket.gethostname()}", "bare": f"bare@{socket.gethostname()}"}
+        for queue, worker in paused.items():
+            bare.control.cancel_consumer(queue, destination=[worker], reply=True)
+        try:
+            yield
+        finally:
+            for queue, worker in paused.items():
+                bare.control.add_consumer(queue, destination=[worker], reply=True)
+
     def drain(self) -> None:
-        """Wait until the stack has delivered everything it accepted (POST runs leave work)."""
+        """Wait until both stacks did everything they accepted (POST runs leave work)."""
+        def done() -> tuple[int, int]:
+            return len(requests.get(self.sandbox, timeout=30).json()), len(self.done_file.read_bytes().splitlines())
+
         def quiet() -> bool:
-            before = len(requests.get(self.sandbox, timeout=30).json())
+            before = done()
             time.sleep(2)
-            return len(requests.get(self.sandbox, timeout=30).json()) == before
+            return done() == before
         self.poll_until(quiet, "the stack drained", timeout=1800, interval=0)
 
 
@@ -233,10 +253,11 @@ def run_pairs(bench: Bench, args: argparse.Namespace) -> tuple[list[float], list
         for kind in (("workflow", "bare") if pair % 2 == 0 else ("bare", "workflow")):
             runs[kind] = bench.workflow(args.messages) if kind == "workflow" else bench.bare_fanout(args.messages)
         for kind in (("api", "bare") if pair % 2 == 0 else ("bare", "api")):
-            if kind == "api":
-                runs["post"] = bench.posts(api_url, args.posts, bench.api_pids(), MESSAGE)
-            else:
-                runs["publish"] = bench.posts(bench.bare_url, args.posts, bench.bare_pids(), {"n": -1})
+            with bench.consumers_paused():
+                if kind == "api":
+                    runs["post"] = bench.posts(api_url, args.posts, bench.api_pids(), MESSAGE)
+                else:
+                    runs["publish"] = bench.posts(bench.bare_url, args.posts, bench.bare_pids(), {"n": -1})
             bench.drain()
         flow_ratios.append(runs["workflow"][0] / runs["bare"][0])
         post_ratios.append(runs["post"][0] / runs["publish"][0])

@@ -9,6 +9,7 @@ from api import errors, files, messages, users
 from api.celery_app import celery_init_app
 from api.config import Settings
 from api.db import make_sessionmaker
+from api.outbox import PublishedMarks
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -17,6 +18,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.extensions["settings"] = settings
     app.extensions["db"] = make_sessionmaker(settings.database_url)
+    # The hot path (POST /api/message/, the relay) runs Core statements on the engine itself.
+    app.extensions["engine"] = app.extensions["db"].kw["bind"]
+    app.extensions["outbox_marks"] = PublishedMarks(app.extensions["engine"])
     celery_init_app(app, settings)
     threadline.flask.init_app(app)
     errors.register(app)

@@ -85,7 +85,8 @@ def get_or_404(session: Session, model: type[_Row], row_id: int, what: str) -> _
 
 
 def make_sessionmaker(database_url: str) -> sessionmaker:
-    """A session factory for ``database_url``, with the tables created if missing."""
+    """A session factory for ``database_url``, with the tables created if missing; its engine
+    is ``.kw["bind"]``."""
     engine = make_engine(database_url)
     Base.metadata.create_all(engine)
     return sessionmaker(engine, expire_on_commit=False)

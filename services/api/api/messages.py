@@ -27,17 +27,18 @@ def create_message():  # type: ignore[no-untyped-def]
     if not body.strip() or len(body) > MAX_TEXT:
         raise ApiError(422, f"Field body must hold 1 to {MAX_TEXT} characters")
     request_id = current().request_id
-    sessions = current_app.extensions["db"]
-    with sessions.begin() as session:
-        users = outbox.users_by_id(session, sender, recipient)
+    engine = current_app.extensions["engine"]
+    with engine.begin() as connection:
+        users = outbox.sender_and_recipient(connection, sender, recipient)
         for role, user_id in (("sender", sender), ("recipient", recipient)):
             if user_id not in users:
                 raise ApiError(422, f"Unknown {role}: no user with id {user_id}")
-        message_id = outbox.add_message(session, request_id, sender, recipient, body)
+        message_id = outbox.add_message(connection, request_id, sender, recipient, body)
     # Published only once the row is committed; if publishing fails the relay publishes it,
     # so the 202 stands either way (README, "Guarantees").
     arguments = outbox.task_arguments(message_id, recipient, users[recipient], body)
-    outbox.publish(current_app.extensions["celery"], sessions, message_id, arguments)
+    if outbox.publish(current_app.extensions["celery"], message_id, arguments):
+        current_app.extensions["outbox_marks"].add(message_id)
     log.info("Message %s from user %s to user %s accepted", message_id, sender, recipient)
     return jsonify(message_id=message_id, request_id=request_id), 202
 

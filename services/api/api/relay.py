@@ -20,7 +20,7 @@ log = logging.getLogger("api.relay")
 def main() -> None:
     logs.configure("relay")
     app = create_app()
-    celery, sessions = app.extensions["celery"], app.extensions["db"]
+    celery, engine = app.extensions["celery"], app.extensions["engine"]
     interval = env_int("OUTBOX_RELAY_INTERVAL_SECONDS", 2)
     grace = timedelta(seconds=env_int("OUTBOX_GRACE_SECONDS", 5))
     # Touched every round when set: compose's health check reads its age.
@@ -28,7 +28,7 @@ def main() -> None:
     log.info("Outbox relay started: every %s s, messages older than %s", interval, grace)
     while True:
         try:
-            relay_once(celery, sessions, grace)
+            relay_once(celery, engine, grace)
         except Exception:
             log.exception("Outbox relay round failed; retrying")
         if heartbeat is not None:
