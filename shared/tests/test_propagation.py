@@ -45,6 +45,12 @@ def test_task_ids_start_with_the_request_id_and_every_line_carries_it(stack: Any
         assert_all_carry(records, ids.request_id)
 
 
+def test_the_worker_binds_a_tasks_ids_while_it_runs(stack: Any, caller: Any) -> None:
+    with request_context("req-bound") as ids:
+        result = caller.bound_ids.delay()
+    assert result.get(timeout=TIMEOUT) == [ids.request_id, None, result.id]
+
+
 def test_explicit_task_id_is_respected(stack: Any, caller: Any) -> None:
     with request_context("req-explicit"):
         result = caller.echo.apply_async(("x",), task_id="my-own-id")

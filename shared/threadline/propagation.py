@@ -15,13 +15,12 @@ import functools
 from typing import Any
 
 from celery import Celery, Task, signals
+from celery.utils.threads import LocalStack
 
 from threadline import callbacks
 from threadline.context import bind, current, ids_of_message, unbind
 from threadline.ids import HEADER, make_task_id, new_request_id, request_id_from_task_id
 from threadline.worker import traced_request_class
-
-_TOKEN_ATTR = "_threadline_token"
 
 
 def install(app: Celery) -> Celery:
@@ -76,23 +75,37 @@ def _trace_requests(sender: Any = None, **_: Any) -> None:
 
 
 def _bind_while_running(task: Task) -> None:
-    # The tracer pushes a task's request before the task runs and pops it after Celery's
-    # last line about it: binding the IDs there makes each record's lookup one context
-    # variable read, for two calls per task. (context.current still finds the IDs of tasks
-    # run where no worker started, as in eager calls, from Celery's task stack.)
-    push, pop = task.push_request, task.pop_request
+    # Celery's tracer pushes a task's request onto the task's request stack before the task
+    # runs and pops it after Celery's last line about it, and Task.push_request (apply, direct
+    # calls) pushes onto the same stack: binding the IDs there makes each record's lookup one
+    # context variable read, for two calls per task. The tracer keeps the stack's push and pop
+    # from when it is built, in each pool process after worker_init: hence a stack of our own,
+    # set now. (context.current still finds the IDs where no worker started, as in eager
+    # calls, from Celery's task stack.)
+    if not isinstance(task.request_stack, _BindingStack):
+        task.request_stack = _BindingStack()
 
-    def push_request(*args: Any, **kwargs: Any) -> None:
-        push(*args, **kwargs)
-        request = task.request
-        if request.id is not None:  # None: called directly, like a function
-            setattr(request, _TOKEN_ATTR, bind(ids_of_message(request.id, request)))
 
-    def pop_request() -> None:
-        token = task.request.__dict__.get(_TOKEN_ATTR)
-        if token is not None:
-            unbind(token)
-        pop()
+class _BindingStack(LocalStack):  # type: ignore[misc]
+    """A task's request stack that binds the task's IDs while its request is on top."""
 
-    task.push_request, task.pop_request = push_request, pop_request
+    def __init__(self) -> None:
+        # Per thread: Celery's fast stack is a threading.local whose push and pop are the
+        # thread's own list's methods.
+        super().__init__()
+        stack: Any = self
+        push, pop = stack.push, stack.pop
+        tokens: list[Any] = []  # one per request on the stack; None for a direct call
 
+        def push_bound(request: Any) -> None:
+            push(request)
+            # request.id is None when a task is called directly, like a function.
+            tokens.append(None if request.id is None else bind(ids_of_message(request.id, request)))
+
+        def pop_bound() -> Any:
+            token = tokens.pop() if tokens else None
+            if token is not None:
+                unbind(token)
+            return pop()
+
+        stack.push, stack.pop = push_bound, pop_bound

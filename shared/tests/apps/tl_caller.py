@@ -36,6 +36,15 @@ def echo(value: Any) -> Any:
     return value
 
 
+@app.task(name="tl_caller.bound_ids")
+def bound_ids() -> Any:
+    # The IDs bound in the context variable itself, not those context.current() would find
+    # through its slower fallback: each log record's lookup must be the cheap one.
+    from threadline.context import _current
+
+    return _current.get()
+
+
 @app.task(name="tl_caller.add")
 def add(a: int, b: int) -> int:
     log.info("add %s %s", a, b)
