@@ -195,7 +195,8 @@ def run_once(driver: Celery, worker: Worker, scenario: str, count: int) -> dict[
         while seen < tasks:
             chunk = handle.read()
             if chunk:
-                seen += chunk.count(marker)
+                # A read may end inside a marker: count it once the rest arrived.
+                seen += (tail[-len(marker) + 1:] + chunk).count(marker)
                 tail = (tail + chunk)[-20000:]
             elif time.monotonic() > deadline:
                 raise TimeoutError(f"{scenario}: {seen}/{tasks} tasks after 900 s")

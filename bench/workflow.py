@@ -14,8 +14,9 @@ publishes 3 no-op tasks (one queue each), timed until every no-op ran;
 and workers, from /proc) per request. The endpoints are measured alone: the workers stop
 consuming their first queue meanwhile, so that neither side's background work competes with
 its requests.
-Orders alternate between pairs; the system is drained between runs. It prints every pair and
-the median ratios and writes its row into bench/README.md.
+Orders alternate between pairs; the system is drained between runs. It prints every pair, with
+the CPU milliseconds per message each kind of process spent in (a), the broker's included, and
+the median ratios, and writes its row into bench/README.md.
 
 This file is also the bare worker's app module (``-A workflow``) and the bare API
 (``workflow:bare_api``).
@@ -86,6 +87,32 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+# Where the CPU goes: processes by a marker in their command line (the broker included).
+ROLES = {
+    "API": b"api.wsgi", "notifier": b"notifier.worker", "sandbox": b"sandbox.main", "Flower": b"flower",
+    "RabbitMQ": b"beam.smp", "bare API": b"workflow:bare_api", "bare worker": b"-A\x00workflow\x00worker",
+}
+
+
+def cpu_by_role() -> dict[str, float]:
+    totals = dict.fromkeys(ROLES, 0.0)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            command = _cmdline(int(entry.name))
+            role = next((role for role, marker in ROLES.items() if marker in command), None)
+            if role is not None:
+                totals[role] += cpu_seconds([int(entry.name)])
+    return totals
+
+
+def cpu_split(before: dict[str, float], count: int) -> str:
+    """CPU milliseconds per message by role since ``before``, the roles that did any work."""
+    after = cpu_by_role()
+    spent = {role: 1000 * (after[role] - before[role]) / count for role in ROLES}
+    parts = [f"{role} {ms:.1f}" for role, ms in spent.items() if ms >= 0.05]
+    return f"{sum(spent.values()):.1f} ms CPU/msg ({', '.join(parts)})"
 
 
 class Bench:
@@ -249,9 +276,11 @@ def run_pairs(bench: Bench, args: argparse.Namespace) -> tuple[list[float], list
     flow_ratios, post_ratios, rows = [], [], []
     api_url = f"{bench.stack.api_url}/api/message/"
     for pair in range(args.pairs):
-        runs = {}
+        runs, cpu = {}, {}
         for kind in (("workflow", "bare") if pair % 2 == 0 else ("bare", "workflow")):
+            before = cpu_by_role()
             runs[kind] = bench.workflow(args.messages) if kind == "workflow" else bench.bare_fanout(args.messages)
+            cpu[kind] = cpu_split(before, args.messages)
         for kind in (("api", "bare") if pair % 2 == 0 else ("bare", "api")):
             with bench.consumers_paused():
                 if kind == "api":
@@ -270,6 +299,7 @@ def run_pairs(bench: Bench, args: argparse.Namespace) -> tuple[list[float], list
             f"bare publish {runs['publish'][0]:6.1f} req/s {runs['publish'][1]:.2f} ms CPU/req"
         )
         print(row, flush=True)
+        print(f"  CPU: workflow {cpu['workflow']}; bare fan-out {cpu['bare']}", flush=True)
         rows.append(row)
     return flow_ratios, post_ratios, rows
 
