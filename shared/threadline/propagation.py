@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 from celery import Celery, Task, signals
@@ -90,19 +91,21 @@ class _BindingStack(LocalStack):  # type: ignore[misc]
     """A task's request stack that binds the task's IDs while its request is on top."""
 
     def __init__(self) -> None:
-        # Per thread: Celery's fast stack is a threading.local whose push and pop are the
-        # thread's own list's methods.
         super().__init__()
         stack: Any = self
         push, pop = stack.push, stack.pop
-        tokens: list[Any] = []  # one per request on the stack; None for a direct call
+        # Tokens as the stack keeps requests: per thread (per greenlet where threading is
+        # patched). One per request; None for a direct call.
+        local = threading.local()
 
         def push_bound(request: Any) -> None:
             push(request)
+            tokens = local.__dict__.setdefault("tokens", [])
             # request.id is None when a task is called directly, like a function.
             tokens.append(None if request.id is None else bind(ids_of_message(request.id, request)))
 
         def pop_bound() -> Any:
+            tokens = local.__dict__.get("tokens")
             token = tokens.pop() if tokens else None
             if token is not None:
                 unbind(token)
