@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+# Processes starting together (gunicorn workers, a worker, the relay) each create the tables;
+# each lost race means another process created one, so a few rounds always suffice.
+_CREATE_ATTEMPTS = 10
 
 
 def make_engine(database_url: str) -> Engine:
@@ -18,6 +23,19 @@ def make_engine(database_url: str) -> Engine:
     engine = create_engine(database_url, connect_args={"timeout": 30})
     event.listen(engine, "connect", _write_ahead_log)
     return engine
+
+
+def create_tables(metadata: MetaData, engine: Engine) -> None:
+    """Create the tables of ``metadata`` that are missing; safe when several processes do it at once."""
+    for attempt in range(1, _CREATE_ATTEMPTS + 1):
+        try:
+            metadata.create_all(engine)
+            return
+        except DBAPIError:
+            # Another process created a table between this one's check and its CREATE
+            # ("already exists"): the next round's check sees it.
+            if attempt == _CREATE_ATTEMPTS:
+                raise
 
 
 def _write_ahead_log(connection: Any, _: Any) -> None:

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from sqlalchemy import JSON, DateTime, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from threadline.database import make_engine
+from threadline.database import create_tables, make_engine
 
 from api.errors import ApiError
 
@@ -88,5 +88,5 @@ def make_sessionmaker(database_url: str) -> sessionmaker:
     """A session factory for ``database_url``, with the tables created if missing; its engine
     is ``.kw["bind"]``."""
     engine = make_engine(database_url)
-    Base.metadata.create_all(engine)
+    create_tables(Base.metadata, engine)
     return sessionmaker(engine, expire_on_commit=False)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime, String, Text, UniqueConstraint, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from threadline.database import make_engine
+from threadline.database import create_tables, make_engine
 
 # A delivery in one of these states is never attempted again.
 FINAL = ("sent", "failed", "skipped")
@@ -60,7 +60,7 @@ class DeliveryStore:
         )
 
     def create_tables(self) -> None:
-        Base.metadata.create_all(self.engine)
+        create_tables(Base.metadata, self.engine)
 
     def is_final(self, message_id: int, channel: str) -> bool:
         """True once the delivery reached a state that is never attempted again."""
