@@ -117,14 +117,25 @@ def cpu_split(before: dict[str, float], count: int) -> str:
 
 class Bench:
     def __init__(self, workdir: Path, concurrency: int) -> None:
-        from devtools.private_stack import free_port, private_vhost, stack_env
-        from devtools.stack import Stack, descendants, poll_until
+        from devtools.stack import descendants, poll_until
 
         self.poll_until, self.descendants = poll_until, descendants
+        self.concurrency, self.done_file = concurrency, workdir / "bare-done.txt"
+        self.serial = 0
+        # Whatever started is stopped, also when a later start fails.
         self.cleanup = contextlib.ExitStack()
+        try:
+            self._start(workdir)
+        except BaseException:
+            self.cleanup.close()
+            raise
+
+    def _start(self, workdir: Path) -> None:
+        from devtools.private_stack import free_port, private_vhost, stack_env
+        from devtools.stack import Stack
+
         broker_url = self.cleanup.enter_context(private_vhost("threadline-bench"))
         self.stack = Stack(stack_env(workdir, broker_url), workdir / "run")
-        self.concurrency, self.done_file = concurrency, workdir / "bare-done.txt"
         self.done_file.touch()
         self.bare_port = free_port()
         self.bare_url = f"http://127.0.0.1:{self.bare_port}/publish"
@@ -133,23 +144,28 @@ class Bench:
         # Like the notifier, the bare worker stores no results: nobody reads them.
         env.pop("RESULT_BACKEND", None)
         bare.conf.broker_url = env["BARE_BROKER_URL"]
-        self.bare_worker = subprocess.Popen(
+        self.bare_worker = self._popen(
             [sys.executable, "-m", "celery", "-A", "workflow", "worker", "-Q", "bare,bare_push,bare_email,bare_sms",
              "-n", "bare@%h", "-E", "-c", "4", "--loglevel", "INFO", "--logfile", str(workdir / "bare-worker.log")],
-            cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        self.bare_gunicorn = subprocess.Popen(
+            env)
+        self.bare_gunicorn = self._popen(
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "services/api/gunicorn.conf.py"), "workflow:bare_api"],
-            cwd=HERE, env={**env, "LOG_DIR": str(workdir / "bare-logs")}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
+            {**env, "LOG_DIR": str(workdir / "bare-logs")})
+        self.cleanup.callback(self.stack.stop)
         self.stack.start(timeout=180)
         self.sandbox = f"http://127.0.0.1:{self.stack.env['SANDBOX_HTTP_PORT']}/admin/deliveries"
-        self.serial = 0
 
-    def close(self) -> None:
-        self.stack.stop()
-        for process in (self.bare_worker, self.bare_gunicorn):
+    def _popen(self, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+        process = subprocess.Popen(command, cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+
+        def stop() -> None:
             os.killpg(process.pid, 15)
             process.wait(timeout=60)
+        self.cleanup.callback(stop)
+        return process
+
+    def close(self) -> None:
         self.cleanup.close()
 
     def _post_all(self, url: str, bodies: list[dict], headers: Callable[[int], dict]) -> list[tuple[float, dict]]:
