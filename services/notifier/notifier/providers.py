@@ -73,11 +73,12 @@ def _send_mail(host: str, port: int, mail: MIMEText, timeout: float) -> None:
     smtp = _smtp_connections.pop((host, port), None) or smtplib.SMTP(host, port, timeout=timeout)
     try:
         smtp.send_message(mail)
-    except smtplib.SMTPServerDisconnected:
+    except (smtplib.SMTPServerDisconnected, ConnectionError):
         smtp.close()
         if not reused:
             raise
-        # The server closed an idle connection: once more on a new one.
+        # The server closed the connection while it was idle (a timeout, a restart): once
+        # more on a new one.
         _send_mail(host, port, mail, timeout)
         return
     except BaseException:
