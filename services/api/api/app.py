@@ -8,7 +8,7 @@ from flask import Flask, jsonify
 from api import errors, files, messages, users
 from api.celery_app import celery_init_app
 from api.config import Settings
-from api.db import make_sessionmaker
+from api.db import make_sessionmaker, open_database
 from api.outbox import PublishedMarks
 
 
@@ -17,10 +17,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask("api")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.extensions["settings"] = settings
-    app.extensions["db"] = make_sessionmaker(settings.database_url)
+    engine = open_database(settings.database_url)
     # The hot path (POST /api/message/, the relay) runs Core statements on the engine itself.
-    app.extensions["engine"] = app.extensions["db"].kw["bind"]
-    app.extensions["outbox_marks"] = PublishedMarks(app.extensions["engine"])
+    app.extensions["engine"], app.extensions["db"] = engine, make_sessionmaker(engine)
+    app.extensions["outbox_marks"] = PublishedMarks(engine)
     celery_init_app(app, settings)
     threadline.flask.init_app(app)
     errors.register(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import JSON, DateTime, String, Text
+from sqlalchemy import JSON, DateTime, Engine, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from threadline.database import create_tables, make_engine
 
@@ -84,9 +84,13 @@ def get_or_404(session: Session, model: type[_Row], row_id: int, what: str) -> _
     return row
 
 
-def make_sessionmaker(database_url: str) -> sessionmaker:
-    """A session factory for ``database_url``, with the tables created if missing; its engine
-    is ``.kw["bind"]``."""
+def open_database(database_url: str) -> Engine:
+    """The engine for ``database_url``, with the tables created if missing."""
     engine = make_engine(database_url)
     create_tables(Base.metadata, engine)
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker:
+    """Sessions whose rows stay readable after commit (views serialize them afterwards)."""
     return sessionmaker(engine, expire_on_commit=False)

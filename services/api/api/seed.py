@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from api.config import Settings
-from api.db import User, make_sessionmaker
+from api.db import User, make_sessionmaker, open_database
 
 DEMO_USERS = (
     {"name": "Ada", "email": "ada@example.com", "phone": "+15550100001", "device_token": "demo-device-ada",
@@ -21,7 +21,7 @@ DEMO_USERS = (
 def seed(database_url: str) -> int:
     """Add the demo users missing (matched by e-mail); return how many were added."""
     added = 0
-    with make_sessionmaker(database_url).begin() as session:
+    with make_sessionmaker(open_database(database_url)).begin() as session:
         for user in DEMO_USERS:
             if session.scalar(select(User.id).where(User.email == user["email"])) is None:
                 session.add(User(**user))
