@@ -231,7 +231,7 @@ class Bench:
         return count / elapsed, 1000 * (cpu_seconds(pids) - cpu) / count
 
     def api_pids(self) -> list[int]:
-        return [pid for pid in self.stack.processes() if b"api.wsgi" in _cmdline(pid)]
+        return [pid for pid in self.stack.processes() if ROLES["API"] in _cmdline(pid)]
 
     def bare_pids(self) -> list[int]:
         return [self.bare_gunicorn.pid, *self.descendants(self.bare_gunicorn.pid)]

@@ -21,20 +21,17 @@ class TraceIds(NamedTuple):
 
 
 _current: ContextVar[TraceIds | None] = ContextVar("threadline_trace", default=None)
-# The IDs bound now, or None: a C call, no Python frame (each log record makes one).
-bound = _current.get
 
 _IDS_ATTR = "_threadline_ids"
 
 
 def current() -> TraceIds | None:
     """The IDs of the request or task being handled, or None outside any."""
-    ids = bound()
-    return ids if ids is not None else running_task_ids()
+    ids = _current.get()
+    return ids if ids is not None else _running_task_ids()
 
 
-def running_task_ids() -> TraceIds | None:
-    """The IDs of the task this thread runs, found through Celery's task stack, or None."""
+def _running_task_ids() -> TraceIds | None:
     # Where the worker did not bind a task's IDs (eager calls, workers started without
     # worker_init), they come from the request Celery keeps for the task this thread runs,
     # computed once per run. Not from task_prerun/postrun signals: their dispatch alone costs

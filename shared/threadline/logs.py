@@ -16,7 +16,7 @@ from typing import Any
 import colorlog
 from pythonjsonlogger.json import JsonFormatter
 
-from threadline.context import TraceIds, bound, ids_of_message, running_task_ids
+from threadline.context import TraceIds, current, ids_of_message
 from threadline.ids import request_id_from_task_id
 from threadline.redaction import RedactingFilter
 from threadline.worker import arriving
@@ -35,7 +35,7 @@ class TraceFilter(logging.Filter):
     takes them from the task ID that Celery's record carries."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        ids = bound() or running_task_ids() or _ids_from_celery_record(record)
+        ids = current() or _ids_from_celery_record(record)
         if ids is None:
             record.request_id = record.parent_id = record.task_id = _MISSING
         else:

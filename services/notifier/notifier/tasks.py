@@ -51,22 +51,22 @@ def _run_channel(task: Task, channel: str, message_id: int, recipient: int, addr
         return _fail(message_id, channel, attempt, str(exc))
     except (providers.TransientError, SoftTimeLimitExceeded) as exc:
         reason = str(exc) or "provider call exceeded the soft time limit"
-        return _retry_or_fail(task, channel, message_id, reason)
+        return _retry_or_fail(task, channel, message_id, attempt, reason)
     deliveries.record(message_id, channel, "sent", attempt)
     log.info("Delivered message %s to user %s by %s (attempt %s)", message_id, recipient, channel, attempt)
     return "sent"
 
 
-def _retry_or_fail(task: Task, channel: str, message_id: int, reason: str) -> str:
-    config, retries = settings(), task.request.retries
-    if retries + 1 >= config.max_attempts:
-        return _fail(message_id, channel, retries + 1, f"gave up after {config.max_attempts} attempts: {reason}")
-    store(config.database_url).record(message_id, channel, "pending", retries + 1, reason)
+def _retry_or_fail(task: Task, channel: str, message_id: int, attempt: int, reason: str) -> str:
+    config, retries = settings(), attempt - 1
+    if attempt >= config.max_attempts:
+        return _fail(message_id, channel, attempt, f"gave up after {config.max_attempts} attempts: {reason}")
+    store(config.database_url).record(message_id, channel, "pending", attempt, reason)
     ceiling = backoff.ceiling(retries, config.backoff_base, config.backoff_cap)
     delay = backoff.full_jitter(retries, config.backoff_base, config.backoff_cap)
     log.warning(
         "Message %s by %s: attempt %s of %s failed (%s); retry in %.2f s (backoff ceiling %.2f s)",
-        message_id, channel, retries + 1, config.max_attempts, reason, delay, ceiling,
+        message_id, channel, attempt, config.max_attempts, reason, delay, ceiling,
     )
     raise task.retry(countdown=delay, max_retries=config.max_attempts - 1, argsrepr=REDACTED_ARGS)
 

@@ -20,8 +20,7 @@ log = logging.getLogger("sandbox")
 def main() -> None:
     logs.configure("sandbox")
     # One line per delivery is ours; aiosmtpd's line per SMTP command would outnumber it.
-    for chatty in ("mail.log", "waitress"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     host = env("SANDBOX_HOST", "127.0.0.1")
     http_port, smtp_port = env_int("SANDBOX_HTTP_PORT", 8090), env_int("SANDBOX_SMTP_PORT", 8025)
     board = FaultBoard(
