@@ -28,10 +28,16 @@ _IDS_ATTR = "_threadline_ids"
 def current() -> TraceIds | None:
     """The IDs of the request or task being handled, or None outside any."""
     ids = _current.get()
-    return ids if ids is not None else _running_task_ids()
+    return ids if ids is not None else running_task_ids()
 
 
-def _running_task_ids() -> TraceIds | None:
+def bound() -> TraceIds | None:
+    """The IDs bound in this context (a request, or a task in a worker), without fallback."""
+    return _current.get()
+
+
+def running_task_ids() -> TraceIds | None:
+    """The IDs of the task Celery runs in this thread, for where none are bound."""
     # Where the worker did not bind a task's IDs (eager calls, workers started without
     # worker_init), they come from the request Celery keeps for the task this thread runs,
     # computed once per run. Not from task_prerun/postrun signals: their dispatch alone costs

@@ -16,7 +16,7 @@ from typing import Any
 import colorlog
 from pythonjsonlogger.json import JsonFormatter
 
-from threadline.context import TraceIds, current, ids_of_message
+from threadline.context import TraceIds, bound, ids_of_message, running_task_ids
 from threadline.ids import request_id_from_task_id
 from threadline.redaction import RedactingFilter
 from threadline.worker import arriving
@@ -27,6 +27,8 @@ TEXT_FORMAT = (
 )
 JSON_FIELDS = "%(asctime)s %(levelname)s %(process)d %(name)s %(message)s %(request_id)s %(task_id)s %(parent_id)s"
 _MISSING = "-"
+# The loggers of the worker's main process: strategy, request, consumer, control.
+_CELERY_WORKER = "celery.worker"
 _HANDLER_NAME = "threadline"
 
 
@@ -35,7 +37,14 @@ class TraceFilter(logging.Filter):
     takes them from the task ID that Celery's record carries."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        ids = current() or _ids_from_celery_record(record)
+        ids = bound()
+        if ids is None:
+            # The worker's lines about a task it does not run name the task; looking for a
+            # running task first would cost the main process two exceptions inside Celery's
+            # task stack for each of them.
+            if record.name.startswith(_CELERY_WORKER):
+                ids = _ids_from_celery_record(record)
+            ids = ids or running_task_ids()
         if ids is None:
             record.request_id = record.parent_id = record.task_id = _MISSING
         else:
