@@ -11,6 +11,7 @@ HEADER = "request_id"
 DEFAULT_PATTERN = r"[A-Za-z0-9._-]{1,64}"
 _pattern = re.compile(DEFAULT_PATTERN)
 _UUID_LENGTH = 36
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def set_pattern(pattern: str) -> None:
@@ -71,7 +72,5 @@ def request_id_for_task(task_id: object, header: object) -> str:
 
 
 def _is_uuid(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
+    # The form str(uuid.uuid4()) takes; a regex match costs a fraction of parsing a UUID.
+    return _UUID.fullmatch(value) is not None

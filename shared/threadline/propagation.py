@@ -3,7 +3,8 @@
 ``install(app)`` is all an app needs. It
 
 - gives tasks published without an explicit ID a task ID ``<request_id>_<uuid4>``;
-- writes the validated request ID into every message it publishes (header ``request_id``);
+- writes the validated request ID into every message whose task ID does not start with it
+  (header ``request_id``);
 - binds a task's IDs while it runs, so every log line carries them, and lets the worker's
   main process find them for the lines it logs about the task (see ``worker``);
 - registers the task that forwards error callbacks across codebases (see ``callbacks``).
@@ -48,8 +49,11 @@ def _traced_send_task(send_task: Any) -> Any:
         request_id = request_id_for_publish(task_id)
         if not task_id:
             options["task_id"] = make_task_id(request_id)
-        headers = options.get("headers")
-        options["headers"] = {**headers, HEADER: request_id} if headers else {HEADER: request_id}
+        elif request_id_from_task_id(task_id) != request_id:
+            # A task ID that does not start with the request ID (canvas, a caller's own)
+            # needs the header; one that does says it already, in every process it reaches.
+            headers = options.get("headers")
+            options["headers"] = {**headers, HEADER: request_id} if headers else {HEADER: request_id}
         return send_task(name, args, kwargs, **options)
 
     return send
