@@ -96,6 +96,8 @@ class _BindingStack(LocalStack):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__()
+        # Wrapped per instance, not overridden: with USE_FAST_LOCALS Celery's stack sets push
+        # and pop as instance attributes, which would hide methods of a subclass.
         stack: Any = self
         push, pop = stack.push, stack.pop
         # Tokens as the stack keeps requests: per thread (per greenlet where threading is
