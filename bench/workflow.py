@@ -10,13 +10,16 @@ pair runs:
 (a) N messages POSTed with concurrency to /api/message/, timed from the first POST until the
 sandbox recorded every delivery (3 per message), and N POSTs to the bare endpoint, whose task
 publishes 3 no-op tasks (one queue each), timed until every no-op ran;
-(b) M POSTs to /api/message/ and M to the bare endpoint, with the server CPU (gunicorn master
+(b) the bare fan-out again with tasks that make only their channel's provider call, as the
+notifier makes it, against the same sandbox: no database, no tracing, no retries. It is the most
+any workflow can reach that must reach real providers on this machine;
+(c) M POSTs to /api/message/ and M to the bare endpoint, with the server CPU (gunicorn master
 and workers, from /proc) per request. The endpoints are measured alone: the workers stop
 consuming their first queue meanwhile, so that neither side's background work competes with
 its requests.
 Orders alternate between pairs; the system is drained between runs. It prints every pair, with
-the CPU milliseconds per message each kind of process spent in (a), the broker's included, and
-the median ratios, and writes its row into bench/README.md.
+the CPU milliseconds per message each kind of process spent in (a) and (b), the broker's
+included, and the median ratios, and writes its row into bench/README.md.
 
 This file is also the bare worker's app module (``-A workflow``) and the bare API
 (``workflow:bare_api``).
@@ -49,9 +52,13 @@ ROOT = HERE.parent
 CHANNELS = ("push", "email", "sms")
 # Demo user 1 has every channel on: three deliveries per message.
 MESSAGE = {"sender": 1, "recipient": 1, "body": "benchmark"}
+# Where the provider-only fan-out sends: the sandbox accepts any address.
+ADDRESSES = {"push": "bench-device", "email": "bench@example.com", "sms": "+15550100009"}
 sys.path.insert(0, str(ROOT))
 
-from threadline.conf import celery_config  # noqa: E402  (needs ROOT on the path when run as a script)
+from notifier import providers  # noqa: E402  (needs ROOT on the path when run as a script)
+from notifier.config import settings  # noqa: E402
+from threadline.conf import celery_config  # noqa: E402
 
 bare = Celery("bare")
 bare.conf.update(celery_config(os.environ.get("BARE_BROKER_URL", "amqp://localhost//"),
@@ -60,13 +67,26 @@ bare_api = Flask("bare")
 
 
 @bare.task(name="bare.fanout")
-def fanout(n: int) -> None:
+def fanout(n: int, calls: bool) -> None:
     for channel in CHANNELS:
-        noop.apply_async((n,), queue=f"bare_{channel}")
+        if calls:
+            provider_call.apply_async((n, channel), queue=f"bare_{channel}")
+        else:
+            noop.apply_async((n,), queue=f"bare_{channel}")
 
 
 @bare.task(name="bare.noop")
 def noop(n: int) -> None:
+    _done(n)
+
+
+@bare.task(name="bare.provider_call")
+def provider_call(n: int, channel: str) -> None:
+    providers.deliver(settings(), channel, f"bare-{n}-{channel}", ADDRESSES[channel], "benchmark")
+    _done(n)
+
+
+def _done(n: int) -> None:
     # One short append per task: lines under PIPE_BUF never interleave between processes.
     with open(os.environ["BARE_DONE_FILE"], "a") as done:
         done.write(f"{n} {time.time()}\n")
@@ -74,7 +94,8 @@ def noop(n: int) -> None:
 
 @bare_api.post("/publish")
 def publish():  # type: ignore[no-untyped-def]
-    fanout.apply_async((int(request.get_json()["n"]),))
+    body = request.get_json()
+    fanout.apply_async((int(body["n"]), bool(body.get("calls"))))
     return jsonify(accepted=True), 202
 
 
@@ -199,6 +220,8 @@ class Bench:
             # would spend, in the sandbox and here, the CPU the run is measured on.
             for delivery in requests.get(self.sandbox, params={"since": cursor}, timeout=30).json():
                 cursor = max(cursor, delivery["at"])
+                if not delivery["key"].strip("<>").startswith("message-"):
+                    continue  # the provider-only fan-out's
                 message_id = int(delivery["key"].strip("<>").split("@")[0].split("-")[1])
                 if message_id in starts and delivery["key"] not in counted:
                     counted.add(delivery["key"])
@@ -208,11 +231,13 @@ class Bench:
         self.poll_until(all_delivered, "every delivery of the run", timeout=1800, interval=1)
         return count / (max(finished.values()) - min(starts.values())), [finished[m] - starts[m] for m in starts]
 
-    def bare_fanout(self, count: int) -> tuple[float, list[float]]:
-        """The same as ``workflow`` through the bare endpoint: POST until all 3 no-ops ran."""
+    def bare_fanout(self, count: int, calls: bool = False) -> tuple[float, list[float]]:
+        """The same as ``workflow`` through the bare endpoint: POST until all 3 tasks ran;
+        ``calls``: each task makes its channel's provider call."""
         first = self.serial
         self.serial += count
-        sent = self._post_all(self.bare_url, [{"n": n} for n in range(first, first + count)], lambda i: {})
+        bodies = [{"n": n, "calls": calls} for n in range(first, first + count)]
+        sent = self._post_all(self.bare_url, bodies, lambda i: {})
         starts = {first + index: started for index, (started, _) in enumerate(sent)}
         finished: dict[int, list[float]] = {}
 
@@ -224,7 +249,7 @@ class Bench:
                     finished.setdefault(int(n), []).append(float(at))
             return sum(len(v) for v in finished.values()) == 3 * count
 
-        self.poll_until(all_done, "every bare no-op", timeout=1800, interval=0.5)
+        self.poll_until(all_done, "every bare task", timeout=1800, interval=0.5)
         last = {n: max(ats) for n, ats in finished.items()}
         return count / (max(last.values()) - min(starts.values())), [last[n] - starts[n] for n in starts]
 
@@ -287,52 +312,67 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="threadline-bench-") as tmp:
         bench = Bench(Path(tmp), args.concurrency)
         try:
-            flow_ratios, post_ratios, rows = run_pairs(bench, args)
+            ratios, rows = run_pairs(bench, args)
         finally:
             bench.close()
-    report(args, flow_ratios, post_ratios, rows)
+    report(args, ratios, rows)
 
 
-def run_pairs(bench: Bench, args: argparse.Namespace) -> tuple[list[float], list[float], list[str]]:
-    flow_ratios, post_ratios, rows = [], [], []
+# The end-to-end runs of a pair: the workflow, the provider-only and the no-op fan-out.
+FLOWS: dict[str, Callable[[Bench, int], tuple[float, list[float]]]] = {
+    "workflow": Bench.workflow,
+    "providers only": lambda bench, count: bench.bare_fanout(count, calls=True),
+    "bare fan-out": Bench.bare_fanout,
+}
+RATIOS = {  # name: (numerator, denominator)
+    "workflow / bare fan-out": ("workflow", "bare fan-out"),
+    "providers only / bare fan-out": ("providers only", "bare fan-out"),
+    "workflow / providers only": ("workflow", "providers only"),
+    "POST / bare publish": ("POST", "bare publish"),
+}
+TARGETS = {"workflow / bare fan-out": 0.8, "POST / bare publish": 0.6}
+
+
+def run_pairs(bench: Bench, args: argparse.Namespace) -> tuple[dict[str, list[float]], list[str]]:
+    ratios: dict[str, list[float]] = {name: [] for name in RATIOS}
+    rows = []
     api_url = f"{bench.stack.api_url}/api/message/"
     for pair in range(args.pairs):
         runs, cpu = {}, {}
-        for kind in (("workflow", "bare") if pair % 2 == 0 else ("bare", "workflow")):
+        for kind in list(FLOWS) if pair % 2 == 0 else reversed(FLOWS):
             before = cpu_by_role()
-            runs[kind] = bench.workflow(args.messages) if kind == "workflow" else bench.bare_fanout(args.messages)
+            runs[kind] = FLOWS[kind](bench, args.messages)
             cpu[kind] = cpu_split(before, args.messages)
-        for kind in (("api", "bare") if pair % 2 == 0 else ("bare", "api")):
+        for kind in (("POST", "bare publish") if pair % 2 == 0 else ("bare publish", "POST")):
             with bench.consumers_paused():
-                if kind == "api":
-                    runs["post"] = bench.posts(api_url, args.posts, bench.api_pids(), MESSAGE)
+                if kind == "POST":
+                    runs[kind] = bench.posts(api_url, args.posts, bench.api_pids(), MESSAGE)
                 else:
-                    runs["publish"] = bench.posts(bench.bare_url, args.posts, bench.bare_pids(), {"n": -1})
+                    runs[kind] = bench.posts(bench.bare_url, args.posts, bench.bare_pids(), {"n": -1})
             bench.drain()
-        flow_ratios.append(runs["workflow"][0] / runs["bare"][0])
-        post_ratios.append(runs["post"][0] / runs["publish"][0])
-        flow, fan = runs["workflow"], runs["bare"]
-        row = (
-            f"pair {pair + 1}: workflow {flow[0]:7.1f} msg/s p50 {percentile(flow[1], .5):.3f} s "
-            f"p99 {percentile(flow[1], .99):.3f} s | bare fan-out {fan[0]:7.1f} msg/s "
-            f"p50 {percentile(fan[1], .5):.3f} s p99 {percentile(fan[1], .99):.3f} s | "
-            f"POST {runs['post'][0]:6.1f} req/s {runs['post'][1]:.2f} ms CPU/req | "
-            f"bare publish {runs['publish'][0]:6.1f} req/s {runs['publish'][1]:.2f} ms CPU/req"
-        )
+        for name, (top, bottom) in RATIOS.items():
+            ratios[name].append(runs[top][0] / runs[bottom][0])
+        flows = " | ".join(
+            f"{kind} {runs[kind][0]:6.1f} msg/s p50 {percentile(runs[kind][1], .5):.3f} s "
+            f"p99 {percentile(runs[kind][1], .99):.3f} s" for kind in FLOWS)
+        posts = " | ".join(f"{kind} {runs[kind][0]:6.1f} req/s {runs[kind][1]:.2f} ms CPU/req"
+                           for kind in ("POST", "bare publish"))
+        row = f"pair {pair + 1}: {flows} | {posts}"
         print(row, flush=True)
-        print(f"  CPU: workflow {cpu['workflow']}; bare fan-out {cpu['bare']}", flush=True)
+        print("  CPU: " + "; ".join(f"{kind} {cpu[kind]}" for kind in FLOWS), flush=True)
         rows.append(row)
-    return flow_ratios, post_ratios, rows
+    return ratios, rows
 
 
-def report(args: argparse.Namespace, flow_ratios: list[float], post_ratios: list[float], rows: list[str]) -> None:
-    flow, post = statistics.median(flow_ratios), statistics.median(post_ratios)
-    print(f"median workflow / bare fan-out: {flow:.2f} (target >= 0.8)")
-    print(f"median POST / bare publish:     {post:.2f} (target >= 0.6)")
+def report(args: argparse.Namespace, ratios: dict[str, list[float]], rows: list[str]) -> None:
+    medians = {name: statistics.median(values) for name, values in ratios.items()}
+    for name, median in medians.items():
+        target = f" (target >= {TARGETS[name]})" if name in TARGETS else ""
+        print(f"median {name}: {median:.2f}{target}")
     # A table cell: no pipes, single spaces.
     last = " ".join(rows[-1].split(": ", 1)[1].replace("|", ";").split())
-    result = (f"median ratios over {args.pairs} pairs: workflow/bare fan-out {flow:.2f}, "
-              f"POST/bare publish {post:.2f}; last pair: {last}")
+    summary = ", ".join(f"{name} {median:.2f}" for name, median in medians.items())
+    result = f"median ratios over {args.pairs} pairs: {summary}; last pair: {last}"
     command = f"`.venv/bin/python bench/workflow.py --messages {args.messages} --pairs {args.pairs}`"
     write_row("notification workflow", command, result)
 

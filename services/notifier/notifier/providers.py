@@ -14,7 +14,11 @@ import requests
 from threadline import current
 from threadline.http import traced_session
 
+from notifier.config import Settings
+
 SENDER = "notifications@threadline.local"
+# Which JSON field carries the address for each HTTP channel.
+_ADDRESS_FIELD = {"push": "device_token", "sms": "to"}
 
 
 class TransientError(Exception):
@@ -28,6 +32,15 @@ class PermanentError(Exception):
 @functools.cache
 def _session() -> requests.Session:
     return traced_session(pool_maxsize=4)
+
+
+def deliver(config: Settings, channel: str, key: str, address: str, text: str) -> None:
+    """Hand one notification to ``channel``'s provider; it deduplicates by ``key``."""
+    if channel == "email":
+        send_email(config.smtp_host, config.smtp_port, key, address, text, config.provider_timeout)
+    else:
+        url = config.push_url if channel == "push" else config.sms_url
+        post(channel, url, key, {_ADDRESS_FIELD[channel]: address, "text": text}, config.provider_timeout)
 
 
 def post(channel: str, url: str, key: str, payload: dict[str, str], timeout: float) -> None:

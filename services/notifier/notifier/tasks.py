@@ -27,15 +27,6 @@ def idempotency_key(message_id: int, channel: str) -> str:
     return f"message-{message_id}-{channel}"
 
 
-def _deliver(channel: str, message_id: int, address: str, body: str) -> None:
-    config, key = settings(), idempotency_key(message_id, channel)
-    if channel == "email":
-        providers.send_email(config.smtp_host, config.smtp_port, key, address, body, config.provider_timeout)
-    else:
-        url, field = (config.push_url, "device_token") if channel == "push" else (config.sms_url, "to")
-        providers.post(channel, url, key, {field: address, "text": body}, config.provider_timeout)
-
-
 def _run_channel(task: Task, channel: str, message_id: int, recipient: int, address: str | None, body: str) -> str:
     deliveries, attempt = store(settings().database_url), task.request.retries + 1
     if address is None:
@@ -46,7 +37,7 @@ def _run_channel(task: Task, channel: str, message_id: int, recipient: int, addr
         log.info("Message %s by %s already settled; nothing to do", message_id, channel)
         return "settled"
     try:
-        _deliver(channel, message_id, address, body)
+        providers.deliver(settings(), channel, idempotency_key(message_id, channel), address, body)
     except providers.PermanentError as exc:
         return _fail(message_id, channel, attempt, str(exc))
     except (providers.TransientError, SoftTimeLimitExceeded) as exc:
