@@ -13,15 +13,22 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, String, Text, UniqueConstraint, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import DateTime, String, Text, UniqueConstraint, bindparam, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from threadline.database import create_tables, make_engine
 
 # A delivery in one of these states is never attempted again.
 FINAL = ("sent", "failed", "skipped")
-# Both dialects spell an upsert as INSERT ... ON CONFLICT DO UPDATE.
-_UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# SQLite and PostgreSQL spell an upsert alike. Text rather than the dialects' insert() with
+# on_conflict_do_update(): SQLAlchemy 2.0 caches no compiled form of those, so every task
+# would compile the statement again, which costs more than running it.
+_UPSERT = text(
+    "INSERT INTO deliveries (message_id, channel, state, attempts, last_error, updated_at)"
+    " VALUES (:message_id, :channel, :state, :attempts, :last_error, :updated_at)"
+    " ON CONFLICT (message_id, channel) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,"
+    " last_error = excluded.last_error, updated_at = excluded.updated_at"
+    f" WHERE deliveries.state NOT IN ({', '.join(repr(state) for state in FINAL)})"
+).bindparams(bindparam("updated_at", type_=DateTime(timezone=True)))
 
 
 def _now() -> datetime:
@@ -52,12 +59,6 @@ class DeliveryStore:
         self._state = select(Delivery.state).where(
             Delivery.message_id == bindparam("message_id"), Delivery.channel == bindparam("channel")
         )
-        insert = _UPSERT[self.engine.dialect.name](Delivery)
-        self._upsert = insert.on_conflict_do_update(
-            index_elements=[Delivery.message_id, Delivery.channel],
-            set_={column: insert.excluded[column] for column in ("state", "attempts", "last_error", "updated_at")},
-            where=Delivery.state.not_in(FINAL),
-        )
 
     def create_tables(self) -> None:
         create_tables(Base.metadata, self.engine)
@@ -73,7 +74,7 @@ class DeliveryStore:
         row = {"message_id": message_id, "channel": channel, "state": state, "attempts": attempts,
                "last_error": error, "updated_at": _now()}
         with self.engine.begin() as connection:
-            connection.execute(self._upsert, row)
+            connection.execute(_UPSERT, row)
 
 
 _stores: dict[int, DeliveryStore] = {}
