@@ -11,6 +11,7 @@ HEADER = "request_id"
 DEFAULT_PATTERN = r"[A-Za-z0-9._-]{1,64}"
 _pattern = re.compile(DEFAULT_PATTERN)
 _UUID_LENGTH = 36
+# The form str(uuid.uuid4()) takes; a regex match costs a fraction of parsing a UUID.
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -46,12 +47,13 @@ def make_task_id(request_id: str) -> str:
 
 def request_id_from_task_id(task_id: object) -> str | None:
     """The request ID a task ID of the form ``<request_id>_<uuid4>`` starts with, else None."""
-    if not isinstance(task_id, str) or len(task_id) <= _UUID_LENGTH + 1:
+    if not isinstance(task_id, str):
         return None
-    prefix, sep, tail = task_id[: -_UUID_LENGTH - 1], task_id[-_UUID_LENGTH - 1], task_id[-_UUID_LENGTH:]
-    if sep != "_" or not _is_uuid(tail) or not is_valid_request_id(prefix):
+    split = len(task_id) - _UUID_LENGTH - 1
+    # Both parts are matched in place (pos, endpos): a worker parses every task's ID.
+    if split < 1 or task_id[split] != "_" or _UUID.fullmatch(task_id, split + 1) is None:
         return None
-    return prefix
+    return task_id[:split] if _pattern.fullmatch(task_id, 0, split) is not None else None
 
 
 def request_id_for_task(task_id: object, header: object) -> str:
@@ -69,8 +71,3 @@ def request_id_for_task(task_id: object, header: object) -> str:
     if is_valid_request_id(task_id):
         return task_id  # type: ignore[return-value]
     return hashlib.blake2b(str(task_id).encode("utf-8", "replace"), digest_size=16).hexdigest()
-
-
-def _is_uuid(value: str) -> bool:
-    # The form str(uuid.uuid4()) takes; a regex match costs a fraction of parsing a UUID.
-    return _UUID.fullmatch(value) is not None

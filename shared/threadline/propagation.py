@@ -106,7 +106,9 @@ class _BindingStack(LocalStack):  # type: ignore[misc]
 
         def push_bound(request: Any) -> None:
             push(request)
-            tokens = local.__dict__.setdefault("tokens", [])
+            tokens = local.__dict__.get("tokens")
+            if tokens is None:
+                tokens = local.tokens = []
             # request.id is None when a task is called directly, like a function.
             tokens.append(None if request.id is None else bind(ids_of_message(request.id, request)))
 
