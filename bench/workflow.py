@@ -11,8 +11,8 @@ pair runs:
 sandbox recorded every delivery (3 per message), and N POSTs to the bare endpoint, whose task
 publishes 3 no-op tasks (one queue each), timed until every no-op ran;
 (b) the bare fan-out again with tasks that make only their channel's provider call, as the
-notifier makes it, against the same sandbox: no database, no tracing, no retries. It is the most
-any workflow can reach that must reach real providers on this machine;
+notifier makes it, against the same sandbox: no database, no retries, no tracing set up. It is
+the most any workflow can reach that must reach real providers on this machine;
 (c) M POSTs to /api/message/ and M to the bare endpoint, with the server CPU (gunicorn master
 and workers, from /proc) per request. The endpoints are measured alone: the workers stop
 consuming their first queue meanwhile, so that neither side's background work competes with
@@ -220,9 +220,10 @@ class Bench:
             # would spend, in the sandbox and here, the CPU the run is measured on.
             for delivery in requests.get(self.sandbox, params={"since": cursor}, timeout=30).json():
                 cursor = max(cursor, delivery["at"])
-                if not delivery["key"].strip("<>").startswith("message-"):
+                key = delivery["key"].strip("<>")  # an e-mail's key is its Message-ID
+                if not key.startswith("message-"):
                     continue  # the provider-only fan-out's
-                message_id = int(delivery["key"].strip("<>").split("@")[0].split("-")[1])
+                message_id = int(key.split("@")[0].split("-")[1])
                 if message_id in starts and delivery["key"] not in counted:
                     counted.add(delivery["key"])
                     finished[message_id] = max(finished.get(message_id, 0), delivery["at"])
