@@ -52,13 +52,15 @@ class Delivery(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
 
 
+# Built once, like _UPSERT: SQLAlchemy then compiles it once per process, not once per task.
+_STATE = select(Delivery.state).where(
+    Delivery.message_id == bindparam("message_id"), Delivery.channel == bindparam("channel")
+)
+
+
 class DeliveryStore:
     def __init__(self, database_url: str) -> None:
         self.engine = make_engine(database_url)
-        # Built once: SQLAlchemy compiles each statement once per process, not once per task.
-        self._state = select(Delivery.state).where(
-            Delivery.message_id == bindparam("message_id"), Delivery.channel == bindparam("channel")
-        )
 
     def create_tables(self) -> None:
         create_tables(Base.metadata, self.engine)
@@ -66,7 +68,7 @@ class DeliveryStore:
     def is_final(self, message_id: int, channel: str) -> bool:
         """True once the delivery reached a state that is never attempted again."""
         with self.engine.connect() as connection:
-            state = connection.scalar(self._state, {"message_id": message_id, "channel": channel})
+            state = connection.scalar(_STATE, {"message_id": message_id, "channel": channel})
         return state in FINAL
 
     def record(self, message_id: int, channel: str, state: str, attempts: int, error: str | None = None) -> None:
