@@ -19,7 +19,6 @@ from pythonjsonlogger.json import JsonFormatter
 from threadline.context import TraceIds, bound, ids_of_message, running_task_ids
 from threadline.ids import request_id_from_task_id
 from threadline.redaction import RedactingFilter
-from threadline.worker import arriving
 
 TEXT_FORMAT = (
     "%(asctime)s %(levelname)-7s %(process)-6d rid=%(request_id)s task=%(task_id)s "
@@ -33,44 +32,38 @@ _HANDLER_NAME = "threadline"
 
 
 class TraceFilter(logging.Filter):
-    """Adds the current trace IDs to a record; in a worker's main process, where no task runs,
-    takes them from the task ID that Celery's record carries."""
+    """Adds the current trace IDs to a record; in a worker's main process, for a line about a
+    task it handles outside any message, takes them from the task ID the record carries."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         ids = bound()
         if ids is None:
-            # The worker's lines about a task it does not run name the task; looking for a
-            # running task first would cost the main process two exceptions inside Celery's
-            # task stack for each of them.
+            # Looking for a running task first would cost the main process two exceptions
+            # inside Celery's task stack for each of its lines about a task.
             if record.name.startswith(_CELERY_WORKER):
                 ids = _ids_from_celery_record(record)
             ids = ids or running_task_ids()
-        if ids is None:
-            record.request_id = record.parent_id = record.task_id = _MISSING
-        else:
-            record.request_id = ids.request_id
-            record.parent_id = ids.parent_id or _MISSING
-            record.task_id = ids.task_id or _MISSING
+            if ids is None:
+                record.request_id = record.parent_id = record.task_id = _MISSING
+                return True
+        record.request_id = ids.request_id
+        record.parent_id = ids.parent_id or _MISSING
+        record.task_id = ids.task_id or _MISSING
         return True
 
 
 def _ids_from_celery_record(record: logging.LogRecord) -> TraceIds | None:
-    # Celery logs "received", time-limit and revocation lines with the task ID among the
-    # arguments (a dict with "id", or a tuple of a few values), and a rejected message with
-    # its headers (a dict with "id" and our header). For the "received" line the worker's
-    # request class has the IDs (canvas task IDs carry no request ID); else they come from
-    # the message or the task ID.
+    # Revocations, terminations and the like name the task among the arguments: a dict with
+    # "id" (and, for a rejected message, its headers with our header), or a tuple of a few
+    # values. Messages are bound while they arrive (worker.traced_strategy).
     args = record.args
     candidates: Any = (args,) if isinstance(args, dict) else args if isinstance(args, tuple) else ()
     for value in candidates:
         if isinstance(value, dict):
             task_id = value.get("id")
             if isinstance(task_id, str):
-                return arriving(task_id) or ids_of_message(task_id, value)
+                return ids_of_message(task_id, value)
         elif isinstance(value, str):
-            ids = arriving(value)
-            if ids is not None:
-                return ids
             request_id = request_id_from_task_id(value)
             if request_id is not None:
                 return TraceIds(request_id, None, value)

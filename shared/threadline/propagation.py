@@ -13,16 +13,15 @@
 from __future__ import annotations
 
 import functools
-import threading
 from typing import Any
 
 from celery import Celery, Task, signals
 from celery.utils.threads import LocalStack
 
 from threadline import callbacks
-from threadline.context import bind, current, ids_of_message, unbind
-from threadline.ids import HEADER, make_task_id, new_request_id, request_id_from_task_id
-from threadline.worker import traced_request_class
+from threadline.context import TraceIds, bind, current, unbind
+from threadline.ids import HEADER, make_task_id, new_request_id, request_id_for_task, request_id_from_task_id
+from threadline.worker import traced_request_class, traced_strategy
 
 
 def install(app: Celery) -> Celery:
@@ -76,7 +75,22 @@ def _trace_requests(sender: Any = None, **_: Any) -> None:
         return
     for task in app.tasks.values():  # type: ignore[union-attr]
         task.Request = traced_request_class(task.Request)
+        _bind_while_received(task)
         _bind_while_running(task)
+
+
+def _bind_while_received(task: Task) -> None:
+    # The consumer asks each task for its strategy, the handler of its messages, after
+    # worker_init.
+    start_strategy = task.start_strategy
+    if getattr(start_strategy, "threadline_traced", False):
+        return
+
+    def start(app: Celery, consumer: Any, **kwargs: Any) -> Any:
+        return traced_strategy(start_strategy(app, consumer, **kwargs))
+
+    start.threadline_traced = True  # type: ignore[attr-defined]
+    task.start_strategy = start
 
 
 def _bind_while_running(task: Task) -> None:
@@ -91,6 +105,10 @@ def _bind_while_running(task: Task) -> None:
         task.request_stack = _BindingStack()
 
 
+# Where a request keeps the token of its binding while it is on the stack.
+_TOKEN = "_threadline_token"
+
+
 class _BindingStack(LocalStack):  # type: ignore[misc]
     """A task's request stack that binds the task's IDs while its request is on top."""
 
@@ -100,23 +118,22 @@ class _BindingStack(LocalStack):  # type: ignore[misc]
         # and pop as instance attributes, which would hide methods of a subclass.
         stack: Any = self
         push, pop = stack.push, stack.pop
-        # Tokens as the stack keeps requests: per thread (per greenlet where threading is
-        # patched). One per request; None for a direct call.
-        local = threading.local()
 
         def push_bound(request: Any) -> None:
             push(request)
-            tokens = local.__dict__.get("tokens")
-            if tokens is None:
-                tokens = local.tokens = []
-            # request.id is None when a task is called directly, like a function.
-            tokens.append(None if request.id is None else bind(ids_of_message(request.id, request)))
+            # request.id is None when a task is called directly, like a function. The worker's
+            # main process wrote the validated request ID into the header (worker.traced_strategy).
+            if request.id is not None:
+                task_id = request.id
+                request_id = request_id_for_task(task_id, getattr(request, HEADER, None))
+                ids = TraceIds(request_id, getattr(request, "parent_id", None), task_id)
+                request.__dict__[_TOKEN] = bind(ids)
 
         def pop_bound() -> Any:
-            tokens = local.__dict__.get("tokens")
-            token = tokens.pop() if tokens else None
+            request = pop()
+            token = request.__dict__.pop(_TOKEN, None) if request is not None else None
             if token is not None:
                 unbind(token)
-            return pop()
+            return request
 
         stack.push, stack.pop = push_bound, pop_bound

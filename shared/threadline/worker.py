@@ -1,10 +1,13 @@
 """The worker's main process: trace IDs for the lines it logs about tasks it does not run.
 
 The main process logs "Task ... received", hard time limits and lost pool workers outside any
-task, often with a canvas task ID that carries no request ID. ``TracedRequest`` works out each
-task's IDs when its message arrives: they are the "arriving" IDs while Celery logs the
-"received" line right after, and it binds them while the main process handles a time limit or
-a failure. ``propagation.install`` makes every task of a traced app use it when a worker starts.
+task, often with a canvas task ID that carries no request ID. ``traced_strategy`` binds a
+task's IDs while the main process takes in its message, so the "received" line and whatever
+else runs then (``task_received`` receivers, rejections) carry them; it also writes the
+validated request ID into the message's headers, which Celery hands to the pool, so the pool
+process finds it there instead of parsing the task ID again. ``TracedRequest`` binds them
+while the main process handles a time limit or a failure. ``propagation.install`` sets both
+up for every task of a traced app when a worker starts.
 """
 
 from __future__ import annotations
@@ -13,35 +16,47 @@ from typing import Any
 
 from celery.worker.request import Request
 
-from threadline.context import TraceIds, bind, ids_of_message, unbind
-
-# The IDs of the message the main process is taking in; one slot, so nothing accumulates.
-_arriving: TraceIds | None = None
+from threadline.context import bind, ids_of_message, trace_ids, unbind
+from threadline.ids import HEADER
 
 
-def arriving(task_id: object) -> TraceIds | None:
-    """The IDs of task ``task_id`` when its message is the one arriving now, else None."""
-    ids = _arriving
-    return ids if ids is not None and ids.task_id == task_id else None
+def traced_strategy(handler: Any) -> Any:
+    """Wrap a task's message handler (its strategy) to bind the task's IDs while it runs."""
+
+    def handle(message: Any, *args: Any) -> Any:
+        headers = message.headers
+        task_id = headers.get("id") if headers else None
+        if not isinstance(task_id, str):
+            # Protocol 1 messages carry the ID in the body: the lines fall back to the record.
+            return handler(message, *args)
+        ids = trace_ids(task_id, headers.get(HEADER), headers.get("parent_id"))
+        headers[HEADER] = ids.request_id
+        token = bind(ids)
+        try:
+            return handler(message, *args)
+        finally:
+            unbind(token)
+
+    handle.threadline_traced = True  # type: ignore[attr-defined]
+    return handle
 
 
 class TracedRequest(Request):
-    """Celery's Request that makes the main process's task lines carry the task's IDs."""
+    """Celery's Request that binds the task's IDs while the main process handles a time
+    limit or a lost pool process, so Celery's lines about it carry them."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        global _arriving
-        self._threadline_ids = _arriving = ids_of_message(self.id, self._request_dict)
+    def _bind(self) -> Any:
+        return bind(ids_of_message(self.id, self._request_dict))
 
     def on_timeout(self, soft: bool, timeout: float) -> None:
-        token = bind(self._threadline_ids)
+        token = self._bind()
         try:
             super().on_timeout(soft, timeout)
         finally:
             unbind(token)
 
     def on_failure(self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False) -> None:
-        token = bind(self._threadline_ids)
+        token = self._bind()
         try:
             super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
         finally:
