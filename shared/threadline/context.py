@@ -23,6 +23,7 @@ class TraceIds(NamedTuple):
 _current: ContextVar[TraceIds | None] = ContextVar("threadline_trace", default=None)
 
 _IDS_ATTR = "_threadline_ids"
+_tuple_new = tuple.__new__
 
 
 def current() -> TraceIds | None:
@@ -71,7 +72,9 @@ def ids_of_message(task_id: str, request: Any) -> TraceIds:
 
 def trace_ids(task_id: str, header: object, parent_id: str | None) -> TraceIds:
     """The IDs of task ``task_id`` whose message carried ``header`` and ``parent_id``."""
-    return TraceIds(request_id_for_task(task_id, header), parent_id, task_id)
+    # tuple.__new__ directly: the named tuple's own __new__ is Python code, and the worker
+    # builds these once per task in each process.
+    return _tuple_new(TraceIds, (request_id_for_task(task_id, header), parent_id, task_id))
 
 
 # Make IDs current; pass the returned token to unbind when done, to restore the context that

@@ -9,10 +9,19 @@ import uuid
 # The message header that carries the request ID from publisher to worker.
 HEADER = "request_id"
 DEFAULT_PATTERN = r"[A-Za-z0-9._-]{1,64}"
-_pattern = re.compile(DEFAULT_PATTERN)
-_UUID_LENGTH = 36
 # The form str(uuid.uuid4()) takes; a regex match costs a fraction of parsing a UUID.
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# What follows the request ID in a task ID: "_" and the UUID.
+_SUFFIX_LENGTH = 37
+
+
+def _compile(pattern: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    # A request ID, and a whole task ID in one match: a worker parses every task's ID. The
+    # suffix has a fixed length, so the request ID is what precedes it.
+    return re.compile(pattern), re.compile(f"(?:{pattern})_{_UUID}")
+
+
+_pattern, _task_id = _compile(DEFAULT_PATTERN)
 
 
 def set_pattern(pattern: str) -> None:
@@ -21,8 +30,8 @@ def set_pattern(pattern: str) -> None:
     Whatever the pattern, it must exclude whitespace, control characters and quotes: the
     value is written to log lines and headers as it is.
     """
-    global _pattern
-    _pattern = re.compile(pattern)
+    global _pattern, _task_id
+    _pattern, _task_id = _compile(pattern)
 
 
 def is_valid_request_id(value: object) -> bool:
@@ -47,13 +56,9 @@ def make_task_id(request_id: str) -> str:
 
 def request_id_from_task_id(task_id: object) -> str | None:
     """The request ID a task ID of the form ``<request_id>_<uuid4>`` starts with, else None."""
-    if not isinstance(task_id, str):
+    if not isinstance(task_id, str) or _task_id.fullmatch(task_id) is None:
         return None
-    split = len(task_id) - _UUID_LENGTH - 1
-    # Both parts are matched in place (pos, endpos): a worker parses every task's ID.
-    if split < 1 or task_id[split] != "_" or _UUID.fullmatch(task_id, split + 1) is None:
-        return None
-    return task_id[:split] if _pattern.fullmatch(task_id, 0, split) is not None else None
+    return task_id[:-_SUFFIX_LENGTH]
 
 
 def request_id_for_task(task_id: object, header: object) -> str:
@@ -63,8 +68,9 @@ def request_id_for_task(task_id: object, header: object) -> str:
     task ID itself. Never the raw header, and the same answer in every process and on every
     retry, so the worker's main process and its pool children agree.
     """
-    if is_valid_request_id(header):
-        return header  # type: ignore[return-value]
+    # is_valid_request_id, inline: the worker calls this for every task.
+    if isinstance(header, str) and _pattern.fullmatch(header) is not None:
+        return header
     from_task = request_id_from_task_id(task_id)
     if from_task is not None:
         return from_task

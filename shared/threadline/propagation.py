@@ -19,8 +19,8 @@ from celery import Celery, Task, signals
 from celery.utils.threads import LocalStack
 
 from threadline import callbacks
-from threadline.context import TraceIds, bind, current, unbind
-from threadline.ids import HEADER, make_task_id, new_request_id, request_id_for_task, request_id_from_task_id
+from threadline.context import bind, current, trace_ids, unbind
+from threadline.ids import HEADER, make_task_id, new_request_id, request_id_from_task_id
 from threadline.worker import traced_request_class, traced_strategy
 
 
@@ -124,9 +124,7 @@ class _BindingStack(LocalStack):  # type: ignore[misc]
             # request.id is None when a task is called directly, like a function. The worker's
             # main process wrote the validated request ID into the header (worker.traced_strategy).
             if request.id is not None:
-                task_id = request.id
-                request_id = request_id_for_task(task_id, getattr(request, HEADER, None))
-                ids = TraceIds(request_id, getattr(request, "parent_id", None), task_id)
+                ids = trace_ids(request.id, getattr(request, HEADER, None), getattr(request, "parent_id", None))
                 request.__dict__[_TOKEN] = bind(ids)
 
         def pop_bound() -> Any:
