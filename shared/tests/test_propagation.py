@@ -48,7 +48,7 @@ def test_task_ids_start_with_the_request_id_and_every_line_carries_it(stack: Any
 def test_the_worker_binds_a_tasks_ids_while_it_runs(stack: Any, caller: Any) -> None:
     with request_context("req-bound") as ids:
         result = caller.bound_ids.delay()
-    assert result.get(timeout=TIMEOUT) == [ids.request_id, None, result.id]
+    assert result.get(timeout=TIMEOUT) == [ids.request_id, None, result.id, ids.request_id]
 
 
 def test_explicit_task_id_is_respected(stack: Any, caller: Any) -> None:

@@ -42,7 +42,8 @@ def bound_ids() -> Any:
     # through its slower fallback: each log record's lookup must be the cheap one.
     from threadline.context import _current
 
-    return _current.get()
+    # And the request ID the worker's main process validated and handed to the pool.
+    return [*_current.get(), bound_ids.request.request_id]
 
 
 @app.task(name="tl_caller.add")
