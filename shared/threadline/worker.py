@@ -37,7 +37,6 @@ def traced_strategy(handler: Any) -> Any:
         finally:
             unbind(token)
 
-    handle.threadline_traced = True  # type: ignore[attr-defined]
     return handle
 
 
