@@ -16,7 +16,7 @@ from typing import Any
 
 from celery.worker.request import Request
 
-from threadline.context import bind, ids_of_message, trace_ids, unbind
+from threadline.context import bind, ids_of_message, unbind
 from threadline.ids import HEADER
 
 
@@ -29,7 +29,7 @@ def traced_strategy(handler: Any) -> Any:
         if not isinstance(task_id, str):
             # Protocol 1 messages carry the ID in the body: the lines fall back to the record.
             return handler(message, *args)
-        ids = trace_ids(task_id, headers.get(HEADER), headers.get("parent_id"))
+        ids = ids_of_message(task_id, headers)
         headers[HEADER] = ids.request_id
         token = bind(ids)
         try:
