@@ -1,17 +1,28 @@
 """What threadline costs a Celery worker: traced/plain ratios on a real RabbitMQ.
 
     .venv/bin/python bench/tracing_overhead.py [--pairs 6] [--tasks 10000] [--parents 3000]
+        [--against traced|floor|control]
 
-For each pair it runs, back to back and in alternating order, a plain and a traced worker
-(prefork, 2 processes, in its own RabbitMQ vhost) through two scenarios: (a) N no-op tasks that
-each log one line; (b) parents that each publish 3 children, every task logging one line. The
-messages are published first (in a separate process, so threadline's publish hook cannot touch
-the plain run), then the worker starts consuming: drain throughput is tasks / (last task line
-- start of consumption), worker CPU is read from /proc for the worker and its pool children.
-It prints the median pair ratios and writes them into bench/README.md. The traced worker logs
-through threadline without the redaction filter, whose cost per record is printed on its own
-(the issue asks for it separately; add it per record to the traced figures for a worker that
-redacts).
+For each pair it starts a plain and a traced worker (prefork, 2 processes, in its own RabbitMQ
+vhost) and runs them, back to back and in alternating order, through two scenarios: (a) N no-op
+tasks that each log one line; (b) parents that each publish 3 children, every task logging one
+line. The messages are published first (in a separate process, so threadline's publish hook
+cannot touch the plain run), then the worker starts consuming: drain throughput is tasks /
+(last task line - start of consumption), worker CPU is read from /proc for the worker and its
+pool children. It prints the median pair ratios and writes them into bench/README.md. The
+traced worker logs through threadline without the redaction filter, whose cost per record is
+printed on its own (the issue asks for it separately; add it per record to the traced figures
+for a worker that redacts).
+
+Each pair gets new worker processes: a worker keeps the speed it starts with (two identical
+plain workers differ by a few percent of CPU per task for their whole life), so pairs of the
+same two processes would not be independent samples.
+
+``--against floor`` puts in the traced worker's place plain Celery that carries what threadline
+carries and does nothing else: task IDs ``<request_id>_<uuid4>`` and log lines with the three ID
+fields, written as constants of threadline's lengths. Its ratios are the part of the cost that
+comes with those bytes, whatever the implementation. ``--against control`` puts a second plain
+worker there: its ratios show how far from 1.0 the method itself strays.
 
 This file is also the worker's app module (``-A tracing_overhead``); BENCH_MODE picks it.
 """
@@ -38,9 +49,13 @@ from typing import Any
 from celery import Celery, signals
 
 HERE = Path(__file__).resolve().parent
+# No-op tasks each new worker runs before it is measured.
+WARM_UP = 500
 ROOT = HERE.parent
 MODE = os.environ.get("BENCH_MODE", "plain")
 LINE_FORMAT = "%(asctime)s %(levelname)-7s %(process)-6d %(name)s: %(message)s"
+# The floor's request ID: the length of the IDs threadline generates.
+FLOOR_RID = uuid.uuid4().hex
 log = logging.getLogger("bench")
 
 
@@ -74,7 +89,10 @@ def noop(i: int) -> None:
 def parent(i: int) -> None:
     log.info("parent %s", i)
     for k in range(3):
-        child.delay(i, k)
+        if MODE == "floor":
+            child.apply_async((i, k), task_id=f"{FLOOR_RID}_{uuid.uuid4()}")
+        else:
+            child.delay(i, k)
 
 
 @app.task(name="bench.child")
@@ -93,12 +111,24 @@ def _setup_logging(**_: Any) -> None:
         logs.configure(path.stem, fmt="text", log_dir=str(path.parent), redact=False)
         return
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter(LINE_FORMAT))
+    handler.setFormatter(logging.Formatter(floor_format() if MODE == "floor" else LINE_FORMAT))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     for name in ("celery", "celery.task", "celery.redirected"):
         logging.getLogger(name).handlers.clear()
+
+
+def floor_format() -> str:
+    # threadline's text format with its three fields as constants: the same bytes per line,
+    # no work per record.
+    from threadline.logs import TEXT_FORMAT
+
+    fields = {"request_id": FLOOR_RID, "task_id": f"{FLOOR_RID}_{uuid.uuid4()}", "parent_id": "-"}
+    line = TEXT_FORMAT
+    for name, value in fields.items():
+        line = line.replace(f"%({name})s", value)
+    return line
 
 
 # ---------------------------------------------------------------- publishing (own process)
@@ -115,6 +145,9 @@ def publish(scenario: str, count: int) -> float:
         with request_context():
             for i in range(count - 1):
                 task.delay(i)
+    elif MODE == "floor":
+        for i in range(count - 1):
+            task.apply_async((i,), task_id=f"{FLOOR_RID}_{uuid.uuid4()}")
     else:
         for i in range(count - 1):
             task.delay(i)
@@ -251,6 +284,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=6)
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--parents", type=int, default=3_000)
+    parser.add_argument("--against", choices=("traced", "floor", "control"), default="traced",
+                        help="what to compare with plain Celery (floor: threadline's bytes and no code; "
+                        "control: plain Celery again)")
     parser.add_argument("--publish", nargs=2, metavar=("SCENARIO", "COUNT"), help=argparse.SUPPRESS)
     opts = parser.parse_args()
     # A plain `kill` must still stop the workers and remove the vhost (the finally below).
@@ -268,32 +304,37 @@ def main() -> None:
     log_dir = Path(os.environ.get("BENCH_LOG_DIR") or ROOT / "logs" / "bench")
     log_dir.mkdir(parents=True, exist_ok=True)
     broker = f"amqp://guest:guest@localhost:5672/{vhost}"
-    workers: dict[str, Worker] = {}
     try:
-        workers = {mode: Worker(mode, broker, log_dir) for mode in ("plain", "traced")}
         driver = make_app("driver")
         driver.conf.broker_url = broker
-        results = run_pairs(driver, workers, opts)
+        results = run_pairs(driver, broker, log_dir, opts)
     finally:
-        for worker in workers.values():
-            worker.stop()
         rabbit.delete_vhost(vhost)
     report(results, redaction_cost(), opts)
 
 
 def run_pairs(
-    driver: Celery, workers: dict[str, Worker], opts: argparse.Namespace
+    driver: Celery, broker: str, log_dir: Path, opts: argparse.Namespace
 ) -> dict[str, list[dict[str, float]]]:
     ratios: dict[str, list[dict[str, float]]] = {"noop": [], "fanout": []}
+    other = opts.against
     for pair in range(opts.pairs):
-        order = ("plain", "traced") if pair % 2 == 0 else ("traced", "plain")
-        for scenario, count in (("noop", opts.tasks), ("fanout", opts.parents)):
-            runs = {mode: run_once(driver, workers[mode], scenario, count) for mode in order}
-            ratio = {key: runs["traced"][key] / runs["plain"][key] for key in runs["plain"]}
-            ratios[scenario].append(ratio)
-            print(f"pair {pair + 1} {scenario:6}", " ".join(f"{k}={v:.3f}" for k, v in ratio.items()),
-                  f"(plain {runs['plain']['throughput']:.0f}/s, traced {runs['traced']['throughput']:.0f}/s)",
-                  flush=True)
+        order = ("plain", other) if pair % 2 == 0 else (other, "plain")
+        workers: dict[str, Worker] = {}
+        try:
+            for mode in order:
+                workers[mode] = Worker(mode, broker, log_dir)
+                run_once(driver, workers[mode], "noop", WARM_UP)  # first tasks pay one-time costs
+            for scenario, count in (("noop", opts.tasks), ("fanout", opts.parents)):
+                runs = {mode: run_once(driver, workers[mode], scenario, count) for mode in order}
+                ratio = {key: runs[other][key] / runs["plain"][key] for key in runs["plain"]}
+                ratios[scenario].append(ratio)
+                print(f"pair {pair + 1} {scenario:6}", " ".join(f"{k}={v:.3f}" for k, v in ratio.items()),
+                      f"(plain {runs['plain']['throughput']:.0f}/s, {other} {runs[other]['throughput']:.0f}/s)",
+                      flush=True)
+        finally:
+            for worker in workers.values():
+                worker.stop()
     return ratios
 
 
@@ -301,19 +342,24 @@ def report(ratios: dict[str, list[dict[str, float]]], cost: dict[str, float], op
     medians = {
         scenario: {key: statistics.median(r[key] for r in rows) for key in rows[0]} for scenario, rows in ratios.items()
     }
-    print(json.dumps({"pairs": opts.pairs, "median_traced_over_plain": medians, "filters": cost}, indent=2))
+    print(json.dumps({"pairs": opts.pairs, f"median_{opts.against}_over_plain": medians, "filters": cost}, indent=2))
     cells = []
     for scenario, m in medians.items():
         # CPU per task: plain/traced, so that like the others 1.0 means free, lower costs more.
         cells.append(f"{scenario}: thr {m['throughput']:.3f}, cpu {1 / m['cpu_per_task']:.3f}, "
                      f"pub {m['publish_rate']:.3f}")
-    figures = "; ".join(cells) + (
-        f"; redaction {cost['redact_plain_us']:.1f} us/record ({cost['redact_pii_us']:.1f} with PII), "
-        f"trace filter {cost['trace_filter_us']:.1f} us/record"
-    )
+    figures = "; ".join(cells)
+    name, against = "tracing_overhead.py", ""
+    if opts.against == "traced":
+        figures += (
+            f"; redaction {cost['redact_plain_us']:.1f} us/record ({cost['redact_pii_us']:.1f} with PII), "
+            f"trace filter {cost['trace_filter_us']:.1f} us/record"
+        )
+    else:
+        name, against = f"tracing_overhead.py, {opts.against}", f" --against {opts.against}"
     command = (f"`.venv/bin/python bench/tracing_overhead.py --pairs {opts.pairs} --tasks {opts.tasks} "
-               f"--parents {opts.parents}`")
-    write_row("tracing_overhead.py", command, figures)
+               f"--parents {opts.parents}{against}`")
+    write_row(name, command, figures)
 
 
 def write_row(name: str, command: str, figures: str) -> None:
