@@ -46,9 +46,12 @@ class TraceFilter(logging.Filter):
             if ids is None:
                 record.request_id = record.parent_id = record.task_id = _MISSING
                 return True
-        record.request_id = ids.request_id
-        record.parent_id = ids.parent_id or _MISSING
-        record.task_id = ids.task_id or _MISSING
+        # Unpacked, not read by field name: each field name is a descriptor lookup, and this
+        # runs for every record.
+        request_id, parent_id, task_id = ids
+        record.request_id = request_id
+        record.parent_id = parent_id or _MISSING
+        record.task_id = task_id or _MISSING
         return True
 
 
