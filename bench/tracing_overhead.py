@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, signals
+from threadline.ids import make_task_id
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -90,7 +91,7 @@ def parent(i: int) -> None:
     log.info("parent %s", i)
     for k in range(3):
         if MODE == "floor":
-            child.apply_async((i, k), task_id=f"{FLOOR_RID}_{uuid.uuid4()}")
+            child.apply_async((i, k), task_id=make_task_id(FLOOR_RID))
         else:
             child.delay(i, k)
 
@@ -124,7 +125,7 @@ def floor_format() -> str:
     # no work per record.
     from threadline.logs import TEXT_FORMAT
 
-    fields = {"request_id": FLOOR_RID, "task_id": f"{FLOOR_RID}_{uuid.uuid4()}", "parent_id": "-"}
+    fields = {"request_id": FLOOR_RID, "task_id": make_task_id(FLOOR_RID), "parent_id": "-"}
     line = TEXT_FORMAT
     for name, value in fields.items():
         line = line.replace(f"%({name})s", value)
@@ -147,7 +148,7 @@ def publish(scenario: str, count: int) -> float:
                 task.delay(i)
     elif MODE == "floor":
         for i in range(count - 1):
-            task.apply_async((i,), task_id=f"{FLOOR_RID}_{uuid.uuid4()}")
+            task.apply_async((i,), task_id=make_task_id(FLOOR_RID))
     else:
         for i in range(count - 1):
             task.delay(i)
