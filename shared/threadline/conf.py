@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from kombu import Queue
+from kombu.entity import Queue
 
 # Local-development defaults; .env.example documents them.
 DEFAULT_BROKER_URL = "amqp://guest:guest@localhost:5672//"
