@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,13 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
         return jsonify(error=error.description), error.code
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_away(error: Exception):  # type: ignore[no-untyped-def]
+        # The transaction did not commit: nothing of this request was stored.
+        log.warning("Database unavailable: %s", type(error.__cause__ or error).__name__)
+        return jsonify(error="The database is unavailable; nothing was stored. Try again."), 503
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):  # type: ignore[no-untyped-def]

@@ -13,3 +13,9 @@ def ceiling(retries: int, base: float, cap: float) -> float:
 def full_jitter(retries: int, base: float, cap: float) -> float:
     """A wait drawn uniformly below the ceiling, so retrying clients do not move in step."""
     return random.uniform(0, ceiling(retries, base, cap))
+
+
+def whole_seconds(delay: float) -> int:
+    """``delay`` rounded down to whole seconds: retries on quorum queues travel through
+    RabbitMQ's native delayed delivery, which counts whole seconds (and refuses 0 < t < 1)."""
+    return int(delay)

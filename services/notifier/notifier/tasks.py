@@ -64,6 +64,8 @@ def _run_channel(task: Task, channel: str, message_id: int, message_key: str, re
                  address: str | None, body: str, delivered: bool) -> str:
     deliveries, attempt = store(settings().database_url), task.request.retries + 1
     key = idempotency_key(message_key, channel)
+    if (task.request.delivery_info or {}).get("redelivered"):
+        log.info("Message %s by %s redelivered: the worker that had it was lost", message_id, channel)
     try:
         if address is None:
             log.warning("User %s has %s notifications disabled", recipient, CHANNEL_NAMES[channel])
@@ -117,15 +119,15 @@ def _retry_or_fail(task: Task, channel: str, message_id: int, key: str, attempt:
         except Exception as exc:  # the retry below carries on; the next attempt records again
             log.warning("Message %s by %s: state not recorded (%s)", message_id, channel, _reason(exc))
     ceiling = backoff.ceiling(retries, config.backoff_base, config.backoff_cap)
-    delay = backoff.full_jitter(retries, config.backoff_base, config.backoff_cap)
+    delay = backoff.whole_seconds(backoff.full_jitter(retries, config.backoff_base, config.backoff_cap))
     log.warning(
-        "Message %s by %s: attempt %s of %s failed (%s); retry in %.2f s (backoff ceiling %.2f s)",
+        "Message %s by %s: attempt %s of %s failed (%s); retry in %s s (backoff ceiling %.2f s)",
         message_id, channel, attempt, config.max_attempts, reason, delay, ceiling,
     )
     try:
         # A retry after the provider took the delivery only records it: nothing is sent twice.
-        task.retry(args=task.request.args, kwargs={"delivered": delivered}, countdown=delay, max_retries=None,
-                   argsrepr=REDACTED_ARGS)
+        task.retry(args=task.request.args, kwargs={"delivered": delivered}, countdown=delay,
+                   max_retries=config.max_attempts, argsrepr=REDACTED_ARGS)
     except Reject as exc:
         # The retry could not be published (the broker is away): back to the queue instead.
         raise Reject(exc.reason, requeue=True) from None
@@ -168,10 +170,10 @@ def send_notification(self: Task, message_id: int, message_key: str, recipient: 
         # Publishing all again is harmless: a channel task that finds its delivery settled, or
         # another task sending its e-mail, sends nothing.
         config = settings()
-        delay = backoff.full_jitter(self.request.retries, config.backoff_base, config.backoff_cap)
-        log.warning("Message %s: fan-out interrupted (%s); publishing again in %.2f s", message_id, _reason(exc), delay)
+        delay = backoff.whole_seconds(backoff.full_jitter(self.request.retries, config.backoff_base, config.backoff_cap))
+        log.warning("Message %s: fan-out interrupted (%s); publishing again in %s s", message_id, _reason(exc), delay)
         try:
-            self.retry(countdown=delay, max_retries=None, argsrepr=REDACTED_ARGS)
+            self.retry(countdown=delay, max_retries=config.max_attempts, argsrepr=REDACTED_ARGS)
         except Reject as rejected:
             raise Reject(rejected.reason, requeue=True) from None
     log.info("Message %s fanned out to %s", message_id, ", ".join(CHANNELS))
