@@ -82,7 +82,7 @@ def _run_channel(task: Task, channel: str, message_id: int, message_key: str, re
             delivered = True
         deliveries.record(message_id, channel, key, "sent", attempt)
     except providers.PermanentError as exc:
-        return _fail(message_id, channel, key, attempt, str(exc))
+        return _fail(task, message_id, channel, key, attempt, str(exc))
     except (DeliveryFailed, Retry, Reject):
         raise
     except Exception as exc:
@@ -112,32 +112,49 @@ def _retry_or_fail(task: Task, channel: str, message_id: int, key: str, attempt:
                    delivered: bool = False) -> str:
     config, retries = settings(), attempt - 1
     if attempt >= config.max_attempts:
-        return _fail(message_id, channel, key, attempt, f"gave up after {config.max_attempts} attempts: {reason}")
+        return _fail(task, message_id, channel, key, attempt, f"gave up after {config.max_attempts} attempts: {reason}")
     if not delivered:
         try:
             store(config.database_url).record(message_id, channel, key, "pending", attempt, reason)
         except Exception as exc:  # the retry below carries on; the next attempt records again
             log.warning("Message %s by %s: state not recorded (%s)", message_id, channel, _reason(exc))
-    ceiling = backoff.ceiling(retries, config.backoff_base, config.backoff_cap)
-    delay = backoff.whole_seconds(backoff.full_jitter(retries, config.backoff_base, config.backoff_cap))
+    delay, ceiling = _backoff(retries)
     log.warning(
         "Message %s by %s: attempt %s of %s failed (%s); retry in %s s (backoff ceiling %.2f s)",
         message_id, channel, attempt, config.max_attempts, reason, delay, ceiling,
     )
-    try:
-        # A retry after the provider took the delivery only records it: nothing is sent twice.
-        task.retry(args=task.request.args, kwargs={"delivered": delivered}, countdown=delay,
-                   max_retries=config.max_attempts, argsrepr=REDACTED_ARGS)
-    except Reject as exc:
-        # The retry could not be published (the broker is away): back to the queue instead.
-        raise Reject(exc.reason, requeue=True) from None
+    # A retry after the provider took the delivery only records it: nothing is sent twice.
+    _retry(task, delay, delivered=delivered)
     raise AssertionError("Task.retry always raises")
 
 
-def _fail(message_id: int, channel: str, key: str, attempts: int, reason: str) -> str:
-    store(settings().database_url).record(message_id, channel, key, "failed", attempts, reason)
+def _backoff(retries: int) -> tuple[int, float]:
+    """The wait before retry number ``retries + 1``, and its ceiling."""
+    config = settings()
+    ceiling = backoff.ceiling(retries, config.backoff_base, config.backoff_cap)
+    return backoff.whole_seconds(backoff.full_jitter(retries, config.backoff_base, config.backoff_cap)), ceiling
+
+
+def _fail(task: Task, message_id: int, channel: str, key: str, attempts: int, reason: str) -> str:
+    try:
+        store(settings().database_url).record(message_id, channel, key, "failed", attempts, reason)
+    except Exception as exc:
+        # The outcome must be recorded before the task ends: try again, as for any fault.
+        log.warning("Message %s by %s: failure not recorded (%s)", message_id, channel, _reason(exc))
+        _retry(task, backoff.whole_seconds(settings().backoff_cap), delivered=False)
     log.error("Message %s by %s failed: %s", message_id, channel, reason)
     raise DeliveryFailed(reason)
+
+
+def _retry(task: Task, countdown: int, **kwargs: Any) -> None:
+    # Our own budget (NOTIFIER_MAX_ATTEMPTS) ends a delivery; Celery's cap only stops a loop.
+    max_retries = 10 * settings().max_attempts
+    try:
+        task.retry(args=task.request.args, kwargs=kwargs or None, countdown=countdown, max_retries=max_retries,
+                   argsrepr=REDACTED_ARGS)
+    except Reject as exc:
+        # The retry could not be published (the broker is away): back to the queue instead.
+        raise Reject(exc.reason, requeue=True) from None
 
 
 def _channel_task(channel: str) -> Task:
@@ -169,12 +186,8 @@ def send_notification(self: Task, message_id: int, message_key: str, recipient: 
     except Exception as exc:
         # Publishing all again is harmless: a channel task that finds its delivery settled, or
         # another task sending its e-mail, sends nothing.
-        config = settings()
-        delay = backoff.whole_seconds(backoff.full_jitter(self.request.retries, config.backoff_base, config.backoff_cap))
+        delay, _ = _backoff(self.request.retries)
         log.warning("Message %s: fan-out interrupted (%s); publishing again in %s s", message_id, _reason(exc), delay)
-        try:
-            self.retry(countdown=delay, max_retries=config.max_attempts, argsrepr=REDACTED_ARGS)
-        except Reject as rejected:
-            raise Reject(rejected.reason, requeue=True) from None
+        _retry(self, delay)
     log.info("Message %s fanned out to %s", message_id, ", ".join(CHANNELS))
     return list(CHANNELS)

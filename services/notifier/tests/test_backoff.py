@@ -16,5 +16,5 @@ def test_waits_are_spread_between_zero_and_the_ceiling():
     assert min(waits) < 1.0 and max(waits) > 3.0
 
 
-def test_waits_go_to_the_broker_in_whole_seconds_below_the_ceiling():
-    assert [whole_seconds(wait) for wait in (0.0, 0.99, 1.0, 1.6, 59.9)] == [0, 0, 1, 1, 59]
+def test_waits_go_to_the_broker_in_whole_seconds_of_at_least_one():
+    assert [whole_seconds(wait) for wait in (0.0, 0.2, 1.0, 1.6, 59.9)] == [1, 1, 1, 2, 60]
