@@ -160,9 +160,10 @@ def _retry(task: Task, countdown: int, **kwargs: Any) -> None:
 def _channel_task(channel: str) -> Task:
     config = settings()
 
-    # Hard limit above the soft one: a hung provider call is interrupted, then retried.
+    # Hard limit above the soft one: a hung provider call is interrupted, then retried. A soft
+    # limit of 0 means none (as for code that cannot be interrupted).
     @shared_task(bind=True, base=DeliveryTask, name=f"notifier.send_{channel}",
-                 soft_time_limit=config.soft_time_limit, time_limit=config.time_limit)
+                 soft_time_limit=config.soft_time_limit or None, time_limit=config.time_limit)
     def send(self: Task, message_id: int, message_key: str, recipient: int, address: str | None, body: str,
              delivered: bool = False) -> str:
         return _run_channel(self, channel, message_id, message_key, recipient, address, body, delivered)
