@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 PACKAGES := shared services/api services/notifier services/processor services/sandbox
 RID ?=
 
-.PHONY: install up down logs grep test unit-test integration-test lint bench compose-up
+.PHONY: install up down logs grep test unit-test integration-test lint bench compose-up deadletters redrive
 
 $(INSTALLED): $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ logs:
 grep: install
 	@test -n "$(RID)" || { echo "usage: make grep RID=<request id>"; exit 2; }
 	@$(PY) -m devtools.stack grep "$(RID)"
+
+deadletters: install
+	@$(PY) -m devtools.stack deadletters list
+
+redrive: install
+	@$(PY) -m devtools.stack deadletters redrive
 
 test: install lint unit-test integration-test
 

@@ -7,10 +7,10 @@ import sys
 import time
 
 import pytest
-from kombu import Connection
-
 from api.db import open_database
 from api.outbox import add_message
+from kombu import Connection
+
 from devtools.private_stack import private_vhost, stack_env
 from devtools.stack import ROOT, descendants, poll_until
 from tests.integration.notifications import postgres_database
