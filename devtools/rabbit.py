@@ -60,8 +60,8 @@ def replace_classic_queues(url: str, names: tuple[str, ...]) -> list[str]:
     declared again as quorum queues; return their names. A classic queue that still holds
     messages is left alone and reported (an earlier version of the stack declared them)."""
     vhost = unquote(urlparse(url).path[1:]) or "/"
-    listed = subprocess.run(["rabbitmqctl", "-q", "list_queues", "--no-table-headers", "-p", vhost, "name", "type", "messages"],
-                            check=True, capture_output=True, text=True, timeout=60).stdout
+    command = ["rabbitmqctl", "-q", "list_queues", "--no-table-headers", "-p", vhost, "name", "type", "messages"]
+    listed = subprocess.run(command, check=True, capture_output=True, text=True, timeout=60).stdout
     replaced = []
     for line in listed.splitlines():
         fields = line.split("\t")
