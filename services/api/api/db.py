@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import JSON, DateTime, Engine, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from threadline.database import create_tables, make_engine
+from threadline.database import make_engine, migrate
 
 from api.errors import ApiError
 
@@ -99,10 +100,13 @@ def get_or_404(session: Session, model: type[_Row], row_id: int, what: str) -> _
     return row
 
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
 def open_database(database_url: str) -> Engine:
-    """The engine for ``database_url``, with the tables created if missing."""
+    """The engine for ``database_url``, its tables migrated to the newest revision."""
     engine = make_engine(database_url)
-    create_tables(Base.metadata, engine)
+    migrate(engine, MIGRATIONS, "alembic_version_api", baseline="0001", first_table="users")
     return engine
 
 

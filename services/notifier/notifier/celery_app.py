@@ -27,6 +27,6 @@ def make_celery() -> Celery:
 
 
 @signals.worker_init.connect(weak=False, dispatch_uid="notifier.tables")
-def _create_tables(**_: Any) -> None:
-    # Once, in the main process, before the pool forks: children never race to create it.
-    store(settings().database_url).create_tables()
+def _migrate(**_: Any) -> None:
+    # Once, in the main process, before the pool forks; workers starting together take turns.
+    store(settings().database_url).migrate()

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import NamedTuple
 
 from sqlalchemy import DateTime, String, Text, UniqueConstraint, bindparam, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from threadline.database import create_tables, make_engine
+from threadline.database import make_engine, migrate
 
 # A delivery in one of these states is never attempted again.
 FINAL = ("sent", "failed", "skipped")
@@ -87,8 +88,10 @@ class DeliveryStore:
     def __init__(self, database_url: str) -> None:
         self.engine = make_engine(database_url)
 
-    def create_tables(self) -> None:
-        create_tables(Base.metadata, self.engine)
+    def migrate(self) -> None:
+        """Bring the deliveries table to the newest revision (notifier/migrations)."""
+        migrate(self.engine, Path(__file__).parent / "migrations", "alembic_version_notifier",
+                baseline="0001", first_table="deliveries")
 
     def current(self, message_id: int, channel: str) -> Current | None:
         """The delivery's state now, or None before its first attempt."""

@@ -1,0 +1,3 @@
+from threadline.database import run_migrations
+
+run_migrations()
