@@ -1,5 +1,6 @@
 """Providers slower than the notifier waits: past the call's timeout, past the task's hard time
-limit, and past it on every delivery (a poison message, dead-lettered and re-driven).
+limit, and past it on every delivery (a poison message, dead-lettered and re-driven); and a
+message whose task was lost after its publish, swept and delivered.
 
 Each test has a stack of its own with short limits, so a limit is reached in seconds.
 """
@@ -9,10 +10,22 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from kombu import Connection
+from threadline.conf import task_queue
 
 from devtools.stack import poll_until
 from tests.integration.deadletters import dead_letters, redrive
-from tests.integration.notifications import ADA, FAST_RETRIES, Sandbox, check_effects, send, states, wait_settled
+from tests.integration.notifications import (
+    ADA,
+    FAST_RETRIES,
+    Sandbox,
+    check_effects,
+    message,
+    send,
+    states,
+    wait_settled,
+)
+from tests.integration.workers import paused
 
 pytestmark = pytest.mark.chaos
 
@@ -78,3 +91,22 @@ def test_message_past_the_hard_limit_on_every_delivery_is_dead_lettered_then_red
     record = wait_settled(limited_stack, [message_id], timeout=120)[message_id]
     assert states(record) == {"push": "sent", "email": "sent", "sms": "sent"}
     check_effects(sandbox, {request_id: ADA})
+
+
+def test_a_published_message_whose_task_was_lost_is_swept_and_delivered(start_stack):
+    stack = start_stack(OUTBOX_SWEEP_AFTER_SECONDS="4", **FAST_RETRIES)
+    request_id = f"it-swept-{uuid.uuid4().hex[:8]}"
+    with paused(stack, "notifier", "notifications"):
+        message_id = send(stack, ADA, request_id=request_id)
+        poll_until(lambda: message(stack, message_id)["published"], "the message published", timeout=30)
+        # The task is lost after its publish was confirmed (an operator's purge, a lost disk).
+        with Connection(stack.env["BROKER_URL"]) as connection:
+            assert task_queue("notifications")(connection.default_channel).purge() == 1
+
+    record = wait_settled(stack, [message_id], timeout=120)[message_id]
+
+    assert states(record) == {"push": "sent", "email": "sent", "sms": "sent"}
+    check_effects(Sandbox(stack), {request_id: ADA})
+    swept = [line for line in (stack.log_dir / "relay.log").read_text().splitlines()
+             if f"rid={request_id} " in line and "published again" in line]
+    assert len(swept) == 1, swept

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +113,16 @@ def _processing(stack: Stack, file_id: int) -> dict | None:
 def _count_lines(stack: Stack, process: str, request_id: str, text: str) -> int:
     lines = (stack.log_dir / f"{process}.log").read_text().splitlines()
     return sum(1 for line in lines if f"rid={request_id} " in line and text in line)
+
+
+def test_file_removed_before_processing_fails_with_a_reason(stack, start_processor):
+    file_id = upload(stack, "it-file-gone", "a,b\n1,2\n").json()["file_id"]
+    with sqlite3.connect(stack.env["DATABASE_URL"].removeprefix("sqlite:///")) as db:
+        (path,) = db.execute("SELECT path FROM files WHERE id = ?", (file_id,)).fetchone()
+    Path(path).unlink()
+
+    start_processor()
+    record = wait_finished(stack, file_id, timeout=120)
+
+    assert record["status"] == "failed"
+    assert record["error"] == "the uploaded file is gone: it was removed before it was processed"

@@ -51,6 +51,8 @@ def failure_reason(failure: dict[str, Any]) -> str:
         return str(failure["exc_message"])
     if failure["exc_type"] == "TimeLimitExceeded":  # the hard limit: the task ignored the soft one
         return "timed out (hard time limit exceeded)"
+    if failure["exc_type"] == "FileNotFoundError":  # the upload was removed from the file store
+        return "the uploaded file is gone: it was removed before it was processed"
     return f"{failure['exc_type']}: {failure['exc_message']}"
 
 
