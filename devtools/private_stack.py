@@ -13,10 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
+
 from devtools import envfile, rabbit
 
 # Settings a private stack takes from the machine; everything else comes from .env.example.
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+# The local PostgreSQL's maintenance database, where private databases are created.
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def free_port() -> int:
@@ -34,6 +38,19 @@ def private_vhost(prefix: str = "threadline-it") -> Iterator[str]:
         yield f"amqp://guest:guest@localhost:5672/{name}"
     finally:
         rabbit.delete_vhost(name)
+
+
+@contextmanager
+def postgres_database(prefix: str = "threadline_it") -> Iterator[str]:
+    """A database of its own on the local PostgreSQL, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def stack_env(workdir: Path, broker_url: str, **overrides: str) -> dict[str, str]:

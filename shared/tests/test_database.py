@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import inspect
 from threadline.database import make_engine, migrate
 
+from devtools.private_stack import postgres_database
+
 PROCESSES = 6
 MIGRATIONS = Path(__file__).parent / "migrations"
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def _migrate(url: str, start: multiprocessing.synchronize.Barrier) -> None:
@@ -33,14 +32,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    name = f"threadline_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("threadline_test") as url:
+        yield url
 
 
 def test_processes_starting_together_all_migrate_the_database(database_url: str) -> None:

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from devtools.private_stack import private_vhost, stack_env
+from devtools.private_stack import postgres_database, private_vhost, stack_env
 from devtools.stack import Stack, is_alive
-from tests.integration.notifications import FAST_RETRIES, postgres_database
+from tests.integration.notifications import FAST_RETRIES
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import psycopg
 import requests
 
 from devtools.stack import Stack, poll_until
@@ -26,7 +23,6 @@ FAST_RETRIES = {
     "NOTIFIER_BACKOFF_CAP_SECONDS": "2",
     "OUTBOX_GRACE_SECONDS": "3",
 }
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 class Sandbox:
@@ -115,16 +111,3 @@ def wait_settled(stack: Stack, message_ids: list[int], timeout: float = 180) -> 
 
 def states(record: dict[str, Any]) -> dict[str, str]:
     return {channel: state["state"] for channel, state in record["channels"].items()}
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh database on the local PostgreSQL for one test session; dropped afterwards."""
-    name = f"threadline_it_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -11,9 +11,8 @@ from api.db import open_database
 from api.outbox import add_message
 from kombu import Connection
 
-from devtools.private_stack import private_vhost, stack_env
+from devtools.private_stack import postgres_database, private_vhost, stack_env
 from devtools.stack import ROOT, descendants, poll_until
-from tests.integration.notifications import postgres_database
 from tests.integration.workers import kill_all
 
 MESSAGES = 300
