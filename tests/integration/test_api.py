@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 import uuid
 
 import pytest
@@ -58,6 +59,7 @@ def test_message_state_starts_pending_and_ends_per_channel(api):
 
     record = poll_until(settled, "message settled and marked published", timeout=90)
     assert record["recipient"] == ALAN
+    assert datetime.fromisoformat(record["created_at"]).utcoffset() is not None, record["created_at"]
     key = record["key"]
     assert re.fullmatch(r"[0-9a-f]{32}", key), key
     assert record["channels"]["push"] == {"state": "sent", "attempts": 1, "last_error": None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -81,6 +82,11 @@ def _add(connection: Any, sender: int, recipient: int, body: str, client_key: st
                               addresses_of(users[recipient]), client_key)
 
 
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands the database's UTC clock back without its offset.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @bp.get("/<int:message_id>")
 def get_message(message_id: int):  # type: ignore[no-untyped-def]
     with current_app.extensions["db"]() as session:
@@ -88,6 +94,6 @@ def get_message(message_id: int):  # type: ignore[no-untyped-def]
         channels = channel_states(session, message_id)
     return jsonify(
         message_id=message.id, request_id=message.request_id, key=message.key, sender=message.sender,
-        recipient=message.recipient, body=message.body, created_at=message.created_at.isoformat(),
+        recipient=message.recipient, body=message.body, created_at=_utc(message.created_at).isoformat(),
         published=message.published_at is not None, channels=channels,
     )
