@@ -41,14 +41,16 @@ def stack_env(workdir: Path, broker_url: str, **overrides: str) -> dict[str, str
     env = envfile.parse((envfile.ROOT / ".env.example").read_text())
     env.update({key: os.environ[key] for key in PASSED_THROUGH if key in os.environ})
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    sandbox_http, sandbox_smtp = free_port(), free_port()
+    sandbox_http, sandbox_smtp, flower = free_port(), free_port(), free_port()
     env.update(
         BROKER_URL=broker_url,
         DATABASE_URL=f"sqlite:///{workdir / 'threadline.db'}",
         FILE_STORE=str(workdir / "files"),
         LOG_DIR=str(workdir / "logs"),
         API_PORT=str(free_port()),
-        FLOWER_PORT=str(free_port()),
+        FLOWER_PORT=str(flower),
+        MONITOR_PORT=str(free_port()),
+        MONITOR_FLOWER_URL=f"http://127.0.0.1:{flower}",
         SANDBOX_HTTP_PORT=str(sandbox_http),
         SANDBOX_SMTP_PORT=str(sandbox_smtp),
         PUSH_PROVIDER_URL=f"http://127.0.0.1:{sandbox_http}/push",

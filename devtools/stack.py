@@ -47,9 +47,10 @@ def poll_until(check: Callable[[], object], what: str, timeout: float = 60, inte
 class Stack:
     """One running copy of the Procfile's processes, with its own settings and log directory."""
 
-    def __init__(self, env: dict[str, str], run_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], run_dir: Path, procfile: Path = ROOT / "Procfile") -> None:
         self.env = env
         self.run_dir = run_dir
+        self.procfile = procfile
         self.pid_file = run_dir / "stack.pid"
         self.log_dir = Path(env["LOG_DIR"])
 
@@ -60,6 +61,10 @@ class Stack:
     @property
     def flower_url(self) -> str:
         return f"http://127.0.0.1:{self.env['FLOWER_PORT']}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://127.0.0.1:{self.env.get('MONITOR_PORT', '8070')}"
 
     @property
     def flower_auth(self) -> tuple[str, str]:
@@ -80,7 +85,7 @@ class Stack:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             with open(self.log_dir / "honcho.out", "ab") as out:
                 # -e os.devnull: the environment is complete already, and it must win over .env.
-                command = ["honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT), "-e", os.devnull]
+                command = ["honcho", "start", "-f", str(self.procfile), "-d", str(ROOT), "-e", os.devnull]
                 process = subprocess.Popen(
                     [sys.executable, "-m", *command],
                     env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -94,6 +99,7 @@ class Stack:
         poll_until(self._workers_answer, "every worker answers a ping", timeout)
         poll_until(self._flower_answers, "Flower answers", timeout)
         poll_until(self._sandbox_answers, "the sandbox providers answer", timeout)
+        poll_until(self._monitor_answers, "the monitor answers and its consumer beats", timeout)
         self._seed()
 
     def _api_healthy(self) -> bool:
@@ -116,6 +122,12 @@ class Stack:
     def _sandbox_answers(self) -> bool:
         url = f"http://127.0.0.1:{self.env.get('SANDBOX_HTTP_PORT', '8090')}/health"
         return requests.get(url, timeout=2).status_code == 200
+
+    def _monitor_answers(self) -> bool:
+        health = requests.get(f"{self.monitor_url}/api/health", timeout=2).json()
+        # A stack whose Procfile leaves the consumer out (tests that start and kill it) waits
+        # for the pages only.
+        return health["consumer"]["alive"] or "monitor.ingest" not in self.procfile.read_text()
 
     def _seed(self) -> None:
         # The demo users the README's curl sends between; adding them again changes nothing.
@@ -202,6 +214,7 @@ def _print_where_to_look(stack: Stack, already: bool) -> None:
         f"Threadline is {'already ' if already else ''}running.\n"
         f"  API:    {stack.api_url}/api/message/\n"
         f"  Flower: {stack.flower_url}  (user {user}, password {password})\n"
+        f"  Traces: {stack.monitor_url}/traces/  (make trace RID=...)\n"
         f"  Logs:   {stack.log_dir}/  (make logs, make grep RID=...)\n"
         f"  Stop:   make down"
     )

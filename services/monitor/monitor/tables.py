@@ -1,0 +1,88 @@
+"""The monitor's own tables; migrations/ creates and changes them (Alembic, run at start).
+
+Times are seconds since the epoch (UTC), as Celery's events carry them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+# A request ID is at most 64 characters; a task ID is one, "_" and a UUID, or a caller's own.
+ID = String(200)
+
+requests = Table(
+    "monitor_requests",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    # Known for requests the API served (its request-served event); empty for beat or scripts.
+    Column("method", String(10)),
+    Column("path", String(300)),
+    Column("status", Integer),
+    Column("duration_ms", Float),
+    Column("started_at", Float),
+    Column("first_seen_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Index("ix_monitor_requests_first_seen", "first_seen_at"),
+    Index("ix_monitor_requests_last_seen", "last_seen_at"),
+)
+
+tasks = Table(
+    "monitor_tasks",
+    metadata,
+    Column("task_id", ID, primary_key=True),
+    Column("request_id", String(64), nullable=False),
+    Column("name", String(200)),
+    Column("parent_id", ID),
+    Column("root_id", ID),
+    Column("queue", String(200)),
+    Column("worker", String(200)),
+    Column("state", String(16), nullable=False),
+    Column("retries", Integer, nullable=False),
+    Column("sent_at", Float),
+    Column("received_at", Float),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("runtime_ms", Float),
+    Column("queue_wait_ms", Float),
+    Column("exception", Text),
+    Column("traceback", Text),
+    Index("ix_monitor_tasks_request", "request_id"),
+    Index("ix_monitor_tasks_state_name", "state", "name"),
+)
+
+# One row per try of a task: a retry keeps the task ID, so (task_id, attempt) is the key.
+attempts = Table(
+    "monitor_attempts",
+    metadata,
+    Column("task_id", ID, primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("worker", String(200)),
+    Column("sent_at", Float),
+    Column("received_at", Float),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("runtime_ms", Float),
+    Column("exception", Text),
+)
+
+workers = Table(
+    "monitor_workers",
+    metadata,
+    Column("hostname", String(200), primary_key=True),
+    Column("online", Integer, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Column("active", Integer),
+    Column("processed", Integer),
+)
+
+# The consumer's heartbeat: /api/health reads it, so the web process knows the consumer runs.
+consumer = Table(
+    "monitor_consumer",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("beat_at", Float, nullable=False),
+    Column("events", Integer, nullable=False),
+)

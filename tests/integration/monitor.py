@@ -1,0 +1,103 @@
+"""The monitor seen from outside: its trace API, and its consumer as a process of its own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+
+from devtools.envfile import ROOT
+from devtools.stack import Stack, is_alive, poll_until
+
+# Task names of one message's workflow, parent first.
+FAN_OUT = "notifier.send_notification"
+CHANNEL_TASKS = ("notifier.send_push", "notifier.send_email", "notifier.send_sms")
+
+
+def get_trace(stack: Stack, request_id: str) -> requests.Response:
+    return requests.get(f"{stack.monitor_url}/api/traces/{request_id}", timeout=10)
+
+
+def walk(nodes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for node in nodes:
+        yield node
+        yield from walk(node["children"])
+
+
+def tasks_by_name(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for node in walk(document["tasks"]):
+        found.setdefault(node["name"], []).append(node)
+    return found
+
+
+def wait_trace(
+    stack: Stack, request_id: str, ready: Callable[[dict[str, Any]], bool], what: str, timeout: float = 90
+) -> dict[str, Any]:
+    """Poll the trace API until ``ready(document)``; the last document is in the timeout's message."""
+
+    def check() -> dict[str, Any]:
+        # Raised, not returned: poll_until reports the last exception when time runs out.
+        response = get_trace(stack, request_id)
+        if response.status_code != 200:
+            raise AssertionError(f"{response.status_code} {response.text[:200]}")
+        document = response.json()
+        if not ready(document):
+            raise AssertionError(f"not yet: {document['summary']}")
+        return document
+
+    return poll_until(check, f"trace of {request_id}: {what}", timeout=timeout)  # type: ignore[return-value]
+
+
+def settled(names: tuple[str, ...], state: str = "SUCCESS") -> Callable[[dict[str, Any]], bool]:
+    """A ``ready`` check: each named task is there, in ``state``."""
+
+    def check(document: dict[str, Any]) -> bool:
+        found = tasks_by_name(document)
+        return all(any(node["state"] == state for node in found.get(name, [])) for name in names)
+
+    return check
+
+
+class Consumer:
+    """The monitor's consumer (``python -m monitor.ingest``) run by a test, to stop and kill it."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.stack.log_dir / "monitor.out", "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "monitor.ingest"], env=self.stack.env, cwd=ROOT,
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        poll_until(self._beats, "the monitor's consumer beats", timeout=60)
+
+    def _beats(self) -> bool:
+        health = requests.get(f"{self.stack.monitor_url}/api/health", timeout=2).json()
+        return bool(health["consumer"]["alive"])
+
+    def stop(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, signum: int) -> None:
+        if self.process is not None and is_alive(self.process.pid):
+            os.kill(self.process.pid, signum)
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+def procfile_without_consumer(path: os.PathLike[str]) -> None:
+    """Write a Procfile like the stack's, without the monitor's consumer (a test runs that)."""
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    with open(path, "w") as out:
+        out.writelines(f"{line}\n" for line in lines if "monitor.ingest" not in line)

@@ -1,0 +1,72 @@
+"""The monitor's trace of a request: every task it caused, as a tree, through its API."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.integration.monitor import CHANNEL_TASKS, FAN_OUT, get_trace, settled, wait_trace, walk
+from tests.integration.support import post_message
+
+TIMES = ("sent_at", "received_at", "started_at", "finished_at")
+
+
+def test_the_readme_post_is_one_trace_with_the_request_at_its_root(stack):
+    response = post_message(stack, "it-mon-1", recipient=1)
+    assert response.status_code == 202
+
+    document = wait_trace(stack, "it-mon-1", lambda d: settled((FAN_OUT, *CHANNEL_TASKS))(d)
+                          and d["request"]["method"] is not None, "the request and its four tasks succeeded")
+
+    request = document["request"]
+    assert (request["method"], request["path"], request["status"]) == ("POST", "/api/message/", 202)
+    assert request["duration_ms"] > 0
+    [fan_out] = document["tasks"]
+    assert fan_out["name"] == FAN_OUT and fan_out["queue"] == "notifications"
+    assert sorted(child["name"] for child in fan_out["children"]) == sorted(CHANNEL_TASKS)
+    for node in walk(document["tasks"]):
+        assert node["task_id"].startswith("it-mon-1_")
+        assert node["state"] == "SUCCESS" and node["retries"] == 0 and len(node["attempts"]) == 1
+        assert node["worker"].startswith("notifier@")
+        times = [node[name] for name in TIMES]
+        assert None not in times and times == sorted(times), node
+        assert request["started_at"] <= node["sent_at"]
+        assert node["queue_wait_ms"] >= 0 and node["runtime_ms"] > 0
+    summary = document["summary"]
+    assert summary["tasks"] == 4 and summary["by_state"] == {"SUCCESS": 4}
+    assert summary["critical_path"][0] == fan_out["task_id"] and len(summary["critical_path"]) == 2
+    assert summary["wall_ms"] >= max(node["runtime_ms"] for node in walk(document["tasks"]))
+
+
+def test_unknown_and_ill_formed_request_ids_get_json_errors(stack):
+    unknown = get_trace(stack, "never-sent-anything")
+    assert unknown.status_code == 404 and "never-sent-anything" in unknown.json()["error"]
+    bad = get_trace(stack, "x" * 65)
+    assert bad.status_code == 400 and "request ID" in bad.json()["error"]
+    listing = requests.get(f"{stack.monitor_url}/api/traces", params={"state": "BROKEN"}, timeout=10)
+    assert listing.status_code == 400 and "state must be one of" in listing.json()["error"]
+    listing = requests.get(f"{stack.monitor_url}/api/traces", params={"since": "yesterday"}, timeout=10)
+    assert listing.status_code == 400 and "ISO 8601" in listing.json()["error"]
+
+
+def test_the_list_finds_failed_requests_newest_first(stack, tmp_path):
+    ok = post_message(stack, "it-mon-list-ok", recipient=1)
+    assert ok.status_code == 202
+    bad_file = tmp_path / "broken.csv"
+    bad_file.write_text("name,age\nada,36,extra\n")
+    with open(bad_file, "rb") as handle:
+        failed = requests.post(f"{stack.api_url}/api/files/", files={"file": ("broken.csv", handle, "text/csv")},
+                               headers={"X-Request-ID": "it-mon-list-bad"}, timeout=10)
+    assert failed.status_code == 202
+    wait_trace(stack, "it-mon-list-bad", settled(("processor.process_file",), "FAILURE"), "the file failed")
+    wait_trace(stack, "it-mon-list-ok", settled((FAN_OUT, *CHANNEL_TASKS)), "the message delivered")
+
+    def listed(**params):
+        response = requests.get(f"{stack.monitor_url}/api/traces", params=params, timeout=10)
+        assert response.status_code == 200, response.text
+        return [item["request_id"] for item in response.json()["traces"]]
+
+    assert "it-mon-list-bad" in listed(state="FAILURE")
+    assert "it-mon-list-ok" not in listed(state="FAILURE")
+    assert listed(state="FAILURE", task="processor.process_file")[0] == "it-mon-list-bad"
+    recent = listed(limit=500)
+    assert recent.index("it-mon-list-bad") < recent.index("it-mon-list-ok")
