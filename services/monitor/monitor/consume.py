@@ -9,6 +9,7 @@ the bound, delete the queue while the monitor is stopped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -78,10 +79,8 @@ class Ingester:
         with consumer:
             log.info("Consuming events from queue %s", self.settings.queue)
             while not should_stop():
-                try:
+                with contextlib.suppress(TimeoutError):
                     connection.drain_events(timeout=self._wait())
-                except TimeoutError:
-                    pass
                 if self._due():
                     self.flush()
             self.flush()
