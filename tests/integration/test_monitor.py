@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.integration.monitor import CHANNEL_TASKS, FAN_OUT, get_trace, settled, wait_trace, walk
+from tests.integration.monitor import CHANNEL_TASKS, FAN_OUT, get_trace, settled, tasks_by_name, wait_trace, walk
 from tests.integration.support import post_message
 
 TIMES = ("sent_at", "received_at", "started_at", "finished_at")
@@ -70,3 +70,38 @@ def test_the_list_finds_failed_requests_newest_first(stack, tmp_path):
     assert listed(state="FAILURE", task="processor.process_file")[0] == "it-mon-list-bad"
     recent = listed(limit=500)
     assert recent.index("it-mon-list-bad") < recent.index("it-mon-list-ok")
+
+
+def test_a_request_that_published_a_message_and_a_file_shows_both_trees(stack, tmp_path):
+    assert post_message(stack, "it-mon-both", recipient=1).status_code == 202
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text("name,age\nada,36\n")
+    with open(csv_file, "rb") as handle:
+        response = requests.post(f"{stack.api_url}/api/files/", files={"file": ("people.csv", handle, "text/csv")},
+                                 headers={"X-Request-ID": "it-mon-both"}, timeout=10)
+    assert response.status_code == 202
+
+    document = wait_trace(stack, "it-mon-both", settled((FAN_OUT, *CHANNEL_TASKS, "processor.process_file",
+                                                         "api.file_processed")), "both workflows succeeded")
+
+    roots = {node["name"]: node for node in document["tasks"]}
+    assert set(roots) == {FAN_OUT, "processor.process_file"}
+    assert sorted(child["name"] for child in roots[FAN_OUT]["children"]) == sorted(CHANNEL_TASKS)
+    assert "api.file_processed" in {child["name"] for child in roots["processor.process_file"]["children"]}
+    assert {node["queue"] for node in walk(document["tasks"]) if node["name"] == "api.file_processed"} == {"api"}
+
+
+def test_a_failed_task_shows_failure_with_its_reason(stack, tmp_path):
+    bad_file = tmp_path / "ragged.csv"
+    bad_file.write_text("name,age\nada,36\nalan\n")
+    with open(bad_file, "rb") as handle:
+        response = requests.post(f"{stack.api_url}/api/files/", files={"file": ("ragged.csv", handle, "text/csv")},
+                                 headers={"X-Request-ID": "it-mon-fail"}, timeout=10)
+    assert response.status_code == 202
+
+    document = wait_trace(stack, "it-mon-fail", settled(("processor.process_file",), "FAILURE"), "the file failed")
+
+    [failed] = tasks_by_name(document)["processor.process_file"]
+    assert "MalformedFile" in failed["exception"] and "line 3" in failed["exception"]
+    assert failed["finished_at"] is not None and failed["attempts"][-1]["state"] == "FAILURE"
+    assert document["summary"]["by_state"].get("FAILURE") == 1

@@ -175,7 +175,7 @@ def _advance(attempt: Row, kind: str, event: Row, at: float) -> None:
             attempt["runtime_ms"] = runtime * 1000
         elif attempt["started_at"] is not None:
             attempt["runtime_ms"] = (at - attempt["started_at"]) * 1000
-        exception = _text(event.get("exception"), EXCEPTION_CHARS)
+        exception = _exception(event)
         attempt["exception"] = redact(exception) if exception else None
     elif RANK[state] == 3:
         return  # this attempt ended already; the first ending recorded stands
@@ -185,6 +185,16 @@ def _advance(attempt: Row, kind: str, event: Row, at: float) -> None:
         attempt["sent_at"] = min(attempt["sent_at"], attempt["received_at"])
     if RANK[state] > RANK[attempt["state"]]:
         attempt["state"] = state
+
+
+def _exception(event: Row) -> str | None:
+    exception = _text(event.get("exception"), EXCEPTION_CHARS)
+    if exception not in (None, "None"):
+        return exception
+    # A task.retry() without exc= leaves Celery only the Retry itself ("Retry in 2s: ..."),
+    # the last line of the traceback it sends.
+    lines = [line for line in str(event.get("traceback") or "").splitlines() if line.strip()]
+    return _text(lines[-1].removeprefix("celery.exceptions.Retry: "), EXCEPTION_CHARS) if lines else None
 
 
 def _earliest(current: float | None, at: float) -> float:
