@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -147,7 +148,7 @@ def _worker_pids(stack: Stack, module: str) -> list[int]:
     """The worker's main process and its pool children."""
     for pid in stack.processes():
         try:
-            command = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         if module.encode() in command and b"celery" in command[0] + (command[1] if len(command) > 1 else b""):
