@@ -37,7 +37,7 @@ grep: install
 
 trace: install
 	@test -n "$(RID)" || { echo "usage: make trace RID=<request id> [ARGS=--json]"; exit 2; }
-	@set -a; test -f .env && . ./.env; set +a; $(PY) -m monitor.terminal "$(RID)" $(ARGS)
+	@$(PY) -m devtools.stack trace "$(RID)" $(ARGS)
 
 test: install lint unit-test integration-test
 

@@ -1,6 +1,6 @@
 """Start, check and stop the local-process stack (honcho running the Procfile).
 
-    python -m devtools.stack up | down | status | grep RID
+    python -m devtools.stack up | down | status | grep RID | trace RID [--json]
 """
 
 from __future__ import annotations
@@ -202,6 +202,10 @@ def main(argv: list[str]) -> int:
         print("running" if stack.pid() else "stopped")
     elif command == "grep" and len(argv) == 2:
         return loggrep.main(argv[1], stack.log_dir)
+    elif command == "trace" and len(argv) >= 2:
+        from monitor import terminal  # the monitor's own client; only this command needs it
+
+        return terminal.main(["--url", stack.monitor_url, *argv[1:]])
     else:
         print(__doc__, file=sys.stderr)
         return 2

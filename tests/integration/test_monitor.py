@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import requests
 
+from devtools.envfile import ROOT
 from tests.integration.monitor import CHANNEL_TASKS, FAN_OUT, get_trace, settled, tasks_by_name, wait_trace, walk
 from tests.integration.support import post_message
 
@@ -105,3 +109,35 @@ def test_a_failed_task_shows_failure_with_its_reason(stack, tmp_path):
     assert "MalformedFile" in failed["exception"] and "line 3" in failed["exception"]
     assert failed["finished_at"] is not None and failed["attempts"][-1]["state"] == "FAILURE"
     assert document["summary"]["by_state"].get("FAILURE") == 1
+
+
+def test_make_trace_prints_the_tree_and_the_raw_document(stack, tmp_path):
+    bad_file = tmp_path / "ragged.csv"
+    bad_file.write_text("name,age\nada,36\nalan\n")
+    assert post_message(stack, "it-mon-cli", recipient=1).status_code == 202
+    with open(bad_file, "rb") as handle:
+        requests.post(f"{stack.api_url}/api/files/", files={"file": ("ragged.csv", handle, "text/csv")},
+                      headers={"X-Request-ID": "it-mon-cli"}, timeout=10)
+    wait_trace(stack, "it-mon-cli", lambda d: settled((FAN_OUT, *CHANNEL_TASKS))(d)
+               and settled(("processor.process_file",), "FAILURE")(d), "delivered, and the file failed")
+
+    def make_trace(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["make", "-s", "trace", "RID=it-mon-cli", f"ARGS={' '.join(args)}"], cwd=ROOT,
+                              env=stack.env, capture_output=True, text=True,
+                              timeout=60, check=False)
+
+    tree = make_trace()
+    assert tree.returncode == 0, tree.stderr
+    lines = tree.stdout.splitlines()
+    assert "it-mon-cli" in lines[0] and "POST /api/files/" in lines[0]
+    [failed] = [n for n, line in enumerate(lines) if "processor.process_file" in line]
+    assert "FAILURE" in lines[failed] and "MalformedFile" in lines[failed + 1]
+    [fan_out] = [line for line in lines if FAN_OUT in line]
+    for name in CHANNEL_TASKS:  # children are indented below their parent
+        [line] = [line for line in lines if name in line]
+        assert line.index(name) > fan_out.index(FAN_OUT)
+    raw = make_trace("--json")
+    assert raw.returncode == 0 and json.loads(raw.stdout)["request"]["request_id"] == "it-mon-cli"
+    unknown = subprocess.run(["make", "-s", "trace", "RID=never-seen"], cwd=ROOT, capture_output=True, text=True,
+                             env=stack.env, timeout=60, check=False)
+    assert unknown.returncode != 0 and "no trace for request never-seen" in unknown.stderr

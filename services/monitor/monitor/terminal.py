@@ -73,8 +73,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="make trace", description="Print a request's trace")
     parser.add_argument("request_id")
     parser.add_argument("--json", action="store_true", help="print the trace document as JSON")
-    default_url = os.environ.get("MONITOR_URL") or f"http://127.0.0.1:{os.environ.get('MONITOR_PORT', '8070')}"
-    parser.add_argument("--url", default=default_url, help="the monitor's address")
+    parser.add_argument("--url", default=os.environ.get("MONITOR_URL", "http://127.0.0.1:8070"),
+                        help="the monitor's address (MONITOR_URL)")
     args = parser.parse_args(argv)
     try:
         response = requests.get(f"{args.url}/api/traces/{args.request_id}", timeout=10)
