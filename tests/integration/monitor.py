@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -17,6 +18,18 @@ from devtools.stack import Stack, is_alive, poll_until
 # Task names of one message's workflow, parent first.
 FAN_OUT = "notifier.send_notification"
 CHANNEL_TASKS = ("notifier.send_push", "notifier.send_email", "notifier.send_sms")
+
+
+RAGGED_CSV = "name,age\nada,36\nalan\n"  # line 3 has one field: the processor fails it
+
+
+def post_file(stack: Stack, request_id: str, directory: Path, text: str = RAGGED_CSV) -> requests.Response:
+    """POST a CSV file with ``text`` as ``request_id``."""
+    path = directory / f"{request_id}.csv"
+    path.write_text(text)
+    with open(path, "rb") as handle:
+        return requests.post(f"{stack.api_url}/api/files/", files={"file": (path.name, handle, "text/csv")},
+                             headers={"X-Request-ID": request_id}, timeout=10)
 
 
 def get_trace(stack: Stack, request_id: str) -> requests.Response:

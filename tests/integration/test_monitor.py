@@ -8,7 +8,16 @@ import subprocess
 import requests
 
 from devtools.envfile import ROOT
-from tests.integration.monitor import CHANNEL_TASKS, FAN_OUT, get_trace, settled, tasks_by_name, wait_trace, walk
+from tests.integration.monitor import (
+    CHANNEL_TASKS,
+    FAN_OUT,
+    get_trace,
+    post_file,
+    settled,
+    tasks_by_name,
+    wait_trace,
+    walk,
+)
 from tests.integration.support import post_message
 
 TIMES = ("sent_at", "received_at", "started_at", "finished_at")
@@ -55,11 +64,7 @@ def test_unknown_and_ill_formed_request_ids_get_json_errors(stack):
 def test_the_list_finds_failed_requests_newest_first(stack, tmp_path):
     ok = post_message(stack, "it-mon-list-ok", recipient=1)
     assert ok.status_code == 202
-    bad_file = tmp_path / "broken.csv"
-    bad_file.write_text("name,age\nada,36,extra\n")
-    with open(bad_file, "rb") as handle:
-        failed = requests.post(f"{stack.api_url}/api/files/", files={"file": ("broken.csv", handle, "text/csv")},
-                               headers={"X-Request-ID": "it-mon-list-bad"}, timeout=10)
+    failed = post_file(stack, "it-mon-list-bad", tmp_path, "name,age\nada,36,extra\n")
     assert failed.status_code == 202
     wait_trace(stack, "it-mon-list-bad", settled(("processor.process_file",), "FAILURE"), "the file failed")
     wait_trace(stack, "it-mon-list-ok", settled((FAN_OUT, *CHANNEL_TASKS)), "the message delivered")
@@ -78,11 +83,7 @@ def test_the_list_finds_failed_requests_newest_first(stack, tmp_path):
 
 def test_a_request_that_published_a_message_and_a_file_shows_both_trees(stack, tmp_path):
     assert post_message(stack, "it-mon-both", recipient=1).status_code == 202
-    csv_file = tmp_path / "people.csv"
-    csv_file.write_text("name,age\nada,36\n")
-    with open(csv_file, "rb") as handle:
-        response = requests.post(f"{stack.api_url}/api/files/", files={"file": ("people.csv", handle, "text/csv")},
-                                 headers={"X-Request-ID": "it-mon-both"}, timeout=10)
+    response = post_file(stack, "it-mon-both", tmp_path, "name,age\nada,36\n")
     assert response.status_code == 202
 
     document = wait_trace(stack, "it-mon-both", settled((FAN_OUT, *CHANNEL_TASKS, "processor.process_file",
@@ -96,11 +97,7 @@ def test_a_request_that_published_a_message_and_a_file_shows_both_trees(stack, t
 
 
 def test_a_failed_task_shows_failure_with_its_reason(stack, tmp_path):
-    bad_file = tmp_path / "ragged.csv"
-    bad_file.write_text("name,age\nada,36\nalan\n")
-    with open(bad_file, "rb") as handle:
-        response = requests.post(f"{stack.api_url}/api/files/", files={"file": ("ragged.csv", handle, "text/csv")},
-                                 headers={"X-Request-ID": "it-mon-fail"}, timeout=10)
+    response = post_file(stack, "it-mon-fail", tmp_path)
     assert response.status_code == 202
 
     document = wait_trace(stack, "it-mon-fail", settled(("processor.process_file",), "FAILURE"), "the file failed")
@@ -112,12 +109,8 @@ def test_a_failed_task_shows_failure_with_its_reason(stack, tmp_path):
 
 
 def test_make_trace_prints_the_tree_and_the_raw_document(stack, tmp_path):
-    bad_file = tmp_path / "ragged.csv"
-    bad_file.write_text("name,age\nada,36\nalan\n")
     assert post_message(stack, "it-mon-cli", recipient=1).status_code == 202
-    with open(bad_file, "rb") as handle:
-        requests.post(f"{stack.api_url}/api/files/", files={"file": ("ragged.csv", handle, "text/csv")},
-                      headers={"X-Request-ID": "it-mon-cli"}, timeout=10)
+    post_file(stack, "it-mon-cli", tmp_path)
     wait_trace(stack, "it-mon-cli", lambda d: settled((FAN_OUT, *CHANNEL_TASKS))(d)
                and settled(("processor.process_file",), "FAILURE")(d), "delivered, and the file failed")
 

@@ -10,13 +10,12 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
-import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from devtools.envfile import ROOT
-from tests.integration.monitor import CHANNEL_TASKS, FAN_OUT, settled, wait_trace
+from tests.integration.monitor import CHANNEL_TASKS, FAN_OUT, post_file, settled, wait_trace
 from tests.integration.support import post_message
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -45,12 +44,7 @@ def browser() -> Iterator[webdriver.Chrome]:
 def test_the_trace_page_of_a_failed_workflow_marks_the_failure(stack, browser, tmp_path):
     request_id = "it-page-1"
     assert post_message(stack, request_id, recipient=1).status_code == 202
-    bad_file = tmp_path / "ragged.csv"
-    bad_file.write_text("name,age\nada,36\nalan\n")
-    with open(bad_file, "rb") as handle:
-        response = requests.post(f"{stack.api_url}/api/files/", files={"file": ("ragged.csv", handle, "text/csv")},
-                                 headers={"X-Request-ID": request_id}, timeout=10)
-    assert response.status_code == 202
+    assert post_file(stack, request_id, tmp_path).status_code == 202
     document = wait_trace(stack, request_id, lambda d: settled((FAN_OUT, *CHANNEL_TASKS))(d)
                           and settled(("processor.process_file",), "FAILURE")(d), "delivered, and the file failed")
 
