@@ -51,6 +51,7 @@ class Ingester:
     def __init__(self, app: Celery, settings: Settings, store: Store, name: str) -> None:
         self.app, self.settings, self.store, self.name = app, settings, store, name
         self.pending: list[tuple[Message, list[dict[str, Any]]]] = []
+        self.held = 0  # events in self.pending
         self.first_at = 0.0
         self.last_beat = 0.0
 
@@ -64,6 +65,7 @@ class Ingester:
             except (OSError, OperationalError, *connection.connection_errors, *connection.channel_errors) as exc:
                 # Unacknowledged events go back to the queue with the channel; drop our copies.
                 self.pending.clear()
+                self.held = 0
                 log.warning("Broker connection lost (%s); reconnecting", exc)
                 time.sleep(RETRY_PAUSE)
             finally:
@@ -89,7 +91,9 @@ class Ingester:
         events = body if isinstance(body, list) else [body]
         if not self.pending:
             self.first_at = time.monotonic()
-        self.pending.append((message, [event for event in events if isinstance(event, dict)]))
+        kept = [event for event in events if isinstance(event, dict)]
+        self.pending.append((message, kept))
+        self.held += len(kept)
 
     def _on_bad_message(self, message: Message, exc: Exception) -> None:
         # Not JSON, or not decodable: kept in the batch so it is acknowledged (dropped) with it.
@@ -104,8 +108,7 @@ class Ingester:
     def _due(self) -> bool:
         if not self.pending:
             return time.monotonic() - self.last_beat >= IDLE_BEAT
-        held = sum(len(events) for _, events in self.pending)
-        return held >= self.settings.batch_size or self._wait() == 0
+        return self.held >= self.settings.batch_size or self._wait() == 0
 
     def flush(self) -> None:
         """Commit the pending events in one transaction, then acknowledge their messages."""
@@ -123,6 +126,7 @@ class Ingester:
         if dropped:
             log.warning("Dropped %d malformed events", dropped)
         self.pending.clear()
+        self.held = 0
 
     def _commit(self, events: list[dict[str, Any]]) -> int:
         now = time.time()
@@ -130,6 +134,7 @@ class Ingester:
             batch = self.store.load(connection, merge.task_ids_of(events))
             for event in events:
                 merge.apply(batch, event)
+            merge.summarise(batch)
             self.store.save(connection, batch)
             self.store.beat(connection, self.name, now, len(events) - batch.dropped)
         self.last_beat = time.monotonic()

@@ -60,7 +60,7 @@ def task_ids_of(events: list[Row]) -> set[str]:
 
 
 def apply(batch: Batch, event: Row) -> None:
-    """Merge one event into ``batch``; a malformed one is counted and dropped."""
+    """Merge one event into ``batch``; a malformed one is counted and dropped. Then ``summarise``."""
     kind = event.get("type")
     try:
         if kind in STATES:
@@ -98,7 +98,6 @@ def _task_event(batch: Batch, event: Row, kind: str) -> None:
     attempts = batch.attempts.setdefault(task_id, {})
     attempt = _attempt_for(attempts, kind, event, at)
     _advance(attempt, kind, event, at)
-    _summarise(task, attempts)
     traceback = _text(event.get("traceback"), TRACEBACK_CHARS) if kind == "task-failed" else None
     if traceback and task["traceback"] is None:
         task["traceback"] = redact(traceback)
@@ -199,6 +198,12 @@ def _exception(event: Row) -> str | None:
 
 def _earliest(current: float | None, at: float) -> float:
     return at if current is None else min(current, at)
+
+
+def summarise(batch: Batch) -> None:
+    """Derive each touched task's row from its attempts; call once after the batch's events."""
+    for task_id in batch.touched:
+        _summarise(batch.tasks[task_id], batch.attempts[task_id])
 
 
 def _summarise(task: Row, attempts: dict[int, Row]) -> None:

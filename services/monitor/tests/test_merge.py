@@ -37,6 +37,7 @@ def merged(events: list[dict[str, object]], batch: merge.Batch | None = None) ->
     batch = batch or merge.Batch()
     for item in events:
         merge.apply(batch, copy.deepcopy(item))
+    merge.summarise(batch)
     return batch
 
 
