@@ -84,10 +84,10 @@ class Consumer:
         self.stack = stack
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, **settings: str) -> None:
         with open(self.stack.log_dir / "monitor.out", "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "monitor.ingest"], env=self.stack.env, cwd=ROOT,
+                [sys.executable, "-m", "monitor.ingest"], env={**self.stack.env, **settings}, cwd=ROOT,
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         poll_until(self._beats, "the monitor's consumer beats", timeout=60)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -142,6 +143,23 @@ def test_a_task_of_a_stopped_worker_is_pending_then_succeeds_once_it_is_back(bar
             os.kill(pid, signal.SIGCONT)
 
     wait_trace(bare_stack, request_id, settled(MESSAGE_TASKS), "every task succeeded once the worker is back")
+
+
+def test_retention_forgets_requests_older_than_the_setting(bare_stack, consumer):
+    # Last in this module: it purges everything the tests before it stored.
+    old, kept = f"it-mon-old-{uuid.uuid4().hex[:6]}", f"it-mon-new-{uuid.uuid4().hex[:6]}"
+    send(bare_stack, ADA, request_id=old)
+    wait_trace(bare_stack, old, settled(MESSAGE_TASKS), "the old request stored")
+    stored_at = time.time()
+    poll_until(lambda: time.time() - stored_at > 12, "the old request is 12 s old", timeout=20)
+    consumer.stop()
+    send(bare_stack, ADA, request_id=kept)
+    # Eight seconds: the old request is older, the new one (its events just sent) younger. The
+    # consumer purges once at start.
+    consumer.start(MONITOR_RETENTION_DAYS=str(8 / 86400))
+
+    wait_trace(bare_stack, kept, settled(MESSAGE_TASKS), "the new request stored")
+    assert get_trace(bare_stack, old).status_code == 404
 
 
 def _worker_pids(stack: Stack, module: str) -> list[int]:
