@@ -11,9 +11,40 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from kombu import Connection, Exchange, Producer
 
 from devtools.envfile import ROOT
 from devtools.stack import Stack, is_alive, poll_until
+
+WORKER = "notifier@it-host"
+EVENTS = Exchange("celeryev", type="topic")
+
+
+def lifecycle(task_id: str, name: str, start: float) -> list[tuple[str, dict[str, Any]]]:
+    """One try of a task, in the order Celery emits its events, each with its own time."""
+    return [
+        ("task-sent", {"uuid": task_id, "name": name, "queue": "push", "retries": 0, "timestamp": start}),
+        ("task-received", {"uuid": task_id, "name": name, "retries": 0, "hostname": WORKER, "timestamp": start + 0.01}),
+        ("task-started", {"uuid": task_id, "hostname": WORKER, "timestamp": start + 0.02}),
+        ("task-succeeded", {"uuid": task_id, "hostname": WORKER, "runtime": 0.05, "timestamp": start + 0.07}),
+    ]
+
+
+def failing(task_id: str, name: str, start: float, exception: str) -> list[tuple[str, dict[str, Any]]]:
+    """One try of a task that ends in FAILURE with ``exception``."""
+    *before, _ = lifecycle(task_id, name, start)
+    return [*before, ("task-failed", {"uuid": task_id, "hostname": WORKER, "exception": exception,
+                                      "traceback": f"Traceback (most recent call last):\n{exception}",
+                                      "timestamp": start + 0.07})]
+
+
+def send_events(stack: Stack, events: list[tuple[str, dict[str, Any]]]) -> None:
+    """Publish events as Celery's dispatcher does: JSON on the event exchange, keyed by type."""
+    with Connection(stack.env["BROKER_URL"]) as connection:
+        producer = Producer(connection.channel(), exchange=EVENTS)
+        for kind, fields in events:
+            producer.publish({"type": kind, **fields}, routing_key=kind.replace("-", "."), serializer="json")
+
 
 # Task names of one message's workflow, parent first.
 FAN_OUT = "notifier.send_notification"

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections import Counter
+from typing import Any
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from devtools.envfile import ROOT
+from devtools.stack import poll_until
 from tests.integration.monitor import (
     CHANNEL_TASKS,
     FAN_OUT,
@@ -134,3 +138,35 @@ def test_make_trace_prints_the_tree_and_the_raw_document(stack, tmp_path):
     unknown = subprocess.run(["make", "-s", "trace", "RID=never-seen"], cwd=ROOT, capture_output=True, text=True,
                              env=stack.env, timeout=60, check=False)
     assert unknown.returncode != 0 and "no trace for request never-seen" in unknown.stderr
+
+
+def test_metrics_parse_and_count_what_is_stored(stack):
+    assert post_message(stack, "it-mon-metrics", recipient=1).status_code == 202
+    wait_trace(stack, "it-mon-metrics", settled((FAN_OUT, *CHANNEL_TASKS)), "the message delivered")
+
+    def stored_by_state() -> Counter[str]:
+        listing = requests.get(f"{stack.monitor_url}/api/traces", params={"limit": 500}, timeout=10).json()
+        assert len(listing["traces"]) < 500, "the comparison needs every stored request"
+        return sum((Counter(item["summary"]["by_state"]) for item in listing["traces"]), Counter())
+
+    def scraped() -> dict[str, Any]:
+        response = requests.get(f"{stack.monitor_url}/metrics", timeout=10)
+        assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
+        return {family.name: family for family in text_string_to_metric_families(response.text)}
+
+    def consistent() -> dict[str, Any] | None:
+        families = scraped()
+        by_state: Counter[str] = Counter()
+        for sample in families["threadline_tasks"].samples:
+            by_state[sample.labels["state"]] += int(sample.value)
+        return families if by_state == stored_by_state() else None
+
+    families = poll_until(consistent, "/metrics agrees with the stored traces", timeout=60)
+    runtime = {s.labels["name"]: s.value for s in families["threadline_task_runtime_seconds"].samples
+               if s.name.endswith("_count")}
+    assert runtime[FAN_OUT] >= 1 and families["threadline_monitor_events"].samples[0].value > 0
+    assert families["threadline_monitor_queue_depth"].samples[0].value >= 0
+    online = {s.labels["worker"]: s.value for s in families["threadline_workers_online"].samples}
+    assert online.get("notifier") == 1 and online.get("processor") == 1
+    labels = {name for family in families.values() for sample in family.samples for name in sample.labels}
+    assert labels <= {"name", "state", "worker", "le"}

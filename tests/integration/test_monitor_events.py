@@ -6,30 +6,9 @@ from __future__ import annotations
 import time
 import uuid
 
-from kombu import Connection, Exchange, Producer
+from kombu import Connection, Producer
 
-from tests.integration.monitor import get_trace, settled, wait_trace
-
-WORKER = "notifier@it-host"
-EVENTS = Exchange("celeryev", type="topic")
-
-
-def lifecycle(task_id: str, name: str, start: float) -> list[tuple[str, dict]]:
-    """One try of a task, in the order Celery emits its events, each with its own time."""
-    return [
-        ("task-sent", {"uuid": task_id, "name": name, "queue": "push", "retries": 0, "timestamp": start}),
-        ("task-received", {"uuid": task_id, "name": name, "retries": 0, "hostname": WORKER, "timestamp": start + 0.01}),
-        ("task-started", {"uuid": task_id, "hostname": WORKER, "timestamp": start + 0.02}),
-        ("task-succeeded", {"uuid": task_id, "hostname": WORKER, "runtime": 0.05, "timestamp": start + 0.07}),
-    ]
-
-
-def send_events(stack, events: list[tuple[str, dict]]) -> None:
-    """Publish events as Celery's dispatcher does: JSON on the event exchange, keyed by type."""
-    with Connection(stack.env["BROKER_URL"]) as connection:
-        producer = Producer(connection.channel(), exchange=EVENTS)
-        for kind, fields in events:
-            producer.publish({"type": kind, **fields}, routing_key=kind.replace("-", "."), serializer="json")
+from tests.integration.monitor import EVENTS, WORKER, get_trace, lifecycle, send_events, settled, wait_trace
 
 
 def test_events_out_of_order_merge_by_state_precedence(stack):

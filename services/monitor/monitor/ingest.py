@@ -11,7 +11,7 @@ from typing import Any
 from threadline import logs
 from threadline.database import make_engine
 
-from monitor import migrate, retention
+from monitor import alert_delivery, migrate, retention
 from monitor.celery_app import make_celery
 from monitor.config import Settings
 from monitor.consume import Ingester
@@ -34,6 +34,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     threading.Thread(target=retention.keep, args=(engine, settings.retention_days, stop), daemon=True).start()
+    threading.Thread(target=alert_delivery.run, args=(engine, settings, stop), daemon=True).start()
     ingester = Ingester(make_celery(settings), settings, Store(engine), f"monitor@{socket.gethostname()}")
     ingester.run(stop.is_set)
     log.info("Stopped")

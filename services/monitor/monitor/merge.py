@@ -46,6 +46,8 @@ class Batch:
     requests: dict[str, Row] = field(default_factory=dict)
     workers: dict[str, Row] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
+    # Each loaded task's state before this batch: what a batch changed is what it alerts on.
+    previous: dict[str, str] = field(default_factory=dict)
     dropped: int = 0
 
 

@@ -8,12 +8,15 @@ from typing import Any
 
 import threadline.flask
 from flask import Flask, abort, jsonify, redirect, render_template, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from threadline.database import make_engine
 from threadline.ids import is_valid_request_id
 from werkzeug.exceptions import HTTPException
 
 from monitor import migrate, traces, waterfall
+from monitor.alert_delivery import ALERT_STATES, alert_list
 from monitor.config import Settings
+from monitor.metrics import StoreCollector
 from monitor.store import latest_beat
 
 STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "REJECTED")
@@ -50,6 +53,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         with connect() as connection:
             return jsonify(traces=traces.recent(connection, **_list_query(request.args)))
 
+    @app.get("/api/alerts")
+    def alerts_json() -> Any:
+        with connect() as connection:
+            return jsonify(alerts=alert_list(connection, state=_alert_state(request.args.get("state"))))
+
     @app.get("/traces/<request_id>")
     def trace_page(request_id: str) -> Any:
         document = _trace_or_abort(connect, request_id)
@@ -68,10 +76,23 @@ def create_app(settings: Settings | None = None) -> Flask:
         return render_template("traces.html", traces=found, failed=failed, search=search,
                                invalid=bool(search))
 
+    registry = CollectorRegistry()
+    registry.register(StoreCollector(engine, settings))
+
+    @app.get("/metrics")
+    def metrics() -> Any:
+        return generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+
     app.add_url_rule("/", "index", lambda: redirect("/traces/"))
     app.register_error_handler(HTTPException, _json_error)
     app.register_error_handler(BadQuery, lambda exc: (jsonify(error=str(exc)), 400))
     return app
+
+
+def _alert_state(value: str | None) -> str | None:
+    if value not in (None, "", *ALERT_STATES):
+        raise BadQuery(f"state must be one of {', '.join(ALERT_STATES)}")
+    return value or None
 
 
 def _trace_or_abort(connect: Any, request_id: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-        self._insert = dialect.insert
+        self.insert = dialect.insert
         # Two-argument min and max: PostgreSQL spells them LEAST and GREATEST.
         self._least = func.least if dialect is postgresql else func.min
         self._greatest = func.greatest if dialect is postgresql else func.max
@@ -42,6 +42,7 @@ class Store:
             query = select(tasks).where(tasks.c.task_id.in_(chunk)).with_for_update()
             for row in connection.execute(query).mappings():
                 batch.tasks[row["task_id"]] = dict(row)
+                batch.previous[row["task_id"]] = row["state"]
             for row in connection.execute(select(attempts).where(attempts.c.task_id.in_(chunk))).mappings():
                 attempt = dict(row)
                 batch.attempts.setdefault(attempt.pop("task_id"), {})[attempt["attempt"]] = attempt
@@ -62,7 +63,7 @@ class Store:
     def _upsert(self, connection: Connection, table: Table, rows: list[Row], keys: list[str]) -> None:
         if not rows:
             return
-        statement = self._insert(table)
+        statement = self.insert(table)
         updates = {name: statement.excluded[name] for name in rows[0] if name not in keys}
         connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)
 
@@ -70,7 +71,7 @@ class Store:
         # Merged in SQL: a request's rows are not loaded, and any two batches may touch it.
         if not rows:
             return
-        statement = self._insert(requests)
+        statement = self.insert(requests)
         new, old = statement.excluded, requests.c
         updates: dict[str, Any] = {
             name: func.coalesce(new[name], old[name])
@@ -83,14 +84,16 @@ class Store:
     def _save_workers(self, connection: Connection, rows: list[Row]) -> None:
         if not rows:
             return
-        statement = self._insert(workers)
+        statement = self.insert(workers)
         updates = {name: statement.excluded[name] for name in ("online", "last_seen_at", "active", "processed")}
         newer = statement.excluded.last_seen_at >= workers.c.last_seen_at
         upsert = statement.on_conflict_do_update(index_elements=["hostname"], set_=updates, where=newer)
         connection.execute(upsert, rows)
 
-    def beat(self, connection: Connection, name: str, at: float, events: int) -> None:
-        """Record that the consumer ``name`` is alive and has stored ``events`` more events."""
-        statement = self._insert(consumer).values(name=name, beat_at=at, events=events)
-        updates = {"beat_at": statement.excluded.beat_at, "events": consumer.c.events + statement.excluded.events}
+    def beat(self, connection: Connection, name: str, at: float, events: int, lag: float | None) -> None:
+        """Record that the consumer ``name`` is alive and has stored ``events`` more events, the
+        newest ``lag`` seconds old."""
+        statement = self.insert(consumer).values(name=name, beat_at=at, events=events, lag_seconds=lag)
+        updates = {"beat_at": statement.excluded.beat_at, "events": consumer.c.events + statement.excluded.events,
+                   "lag_seconds": func.coalesce(statement.excluded.lag_seconds, consumer.c.lag_seconds)}
         connection.execute(statement.on_conflict_do_update(index_elements=["name"], set_=updates))

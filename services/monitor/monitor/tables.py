@@ -49,7 +49,8 @@ tasks = Table(
     Column("exception", Text),
     Column("traceback", Text),
     Index("ix_monitor_tasks_request", "request_id"),
-    Index("ix_monitor_tasks_state_name", "state", "name"),
+    # Covers the list's filters (state, and name) up to the request ID they select.
+    Index("ix_monitor_tasks_state_name", "state", "name", "request_id"),
 )
 
 # One row per try of a task: a retry keeps the task ID, so (task_id, attempt) is the key.
@@ -85,4 +86,28 @@ consumer = Table(
     Column("name", String(64), primary_key=True),
     Column("beat_at", Float, nullable=False),
     Column("events", Integer, nullable=False),
+    # Seconds from the newest event of the last batch to its commit.
+    Column("lag_seconds", Float),
+)
+
+# The alert outbox: one row per dedup key (task name and UTC hour), so a key pages once however
+# many monitors run; later failures under the same key only count up ``repeats``.
+alerts = Table(
+    "monitor_alerts",
+    metadata,
+    Column("dedup_key", String(300), primary_key=True),
+    Column("task_id", ID, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("task_name", String(200), nullable=False),
+    Column("exception_type", String(200)),
+    Column("payload", Text, nullable=False),
+    # pending (to send), sent, or undelivered (gave up: last_error says why).
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("repeats", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("sent_at", Float),
+    Index("ix_monitor_alerts_state_next", "state", "next_attempt_at"),
 )

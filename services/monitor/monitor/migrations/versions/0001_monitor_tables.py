@@ -50,7 +50,7 @@ def upgrade() -> None:
         sa.Column("traceback", sa.Text),
     )
     op.create_index("ix_monitor_tasks_request", "monitor_tasks", ["request_id"])
-    op.create_index("ix_monitor_tasks_state_name", "monitor_tasks", ["state", "name"])
+    op.create_index("ix_monitor_tasks_state_name", "monitor_tasks", ["state", "name", "request_id"])
     op.create_table(
         "monitor_attempts",
         sa.Column("task_id", ID, primary_key=True),
