@@ -272,7 +272,7 @@ def generate(engine, request_count: int) -> None:
                 at = start + n * 2.4
                 request_rows.append({"request_id": request_id, "method": "POST", "path": "/api/message/",
                                      "status": 202, "duration_ms": 12.0, "started_at": at, "first_seen_at": at,
-                                     "last_seen_at": at + 1})
+                                     "last_seen_at": at + 1, "failures": 1 if n % 100 == 0 else 0})
                 parent = None
                 for k, name in enumerate(NAMES):
                     task_id = f"{request_id}_{uuid.UUID(int=rng.getrandbits(128))}"

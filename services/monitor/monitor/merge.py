@@ -205,7 +205,12 @@ def _earliest(current: float | None, at: float) -> float:
 def summarise(batch: Batch) -> None:
     """Derive each touched task's row from its attempts; call once after the batch's events."""
     for task_id in batch.touched:
-        _summarise(batch.tasks[task_id], batch.attempts[task_id])
+        task = batch.tasks[task_id]
+        _summarise(task, batch.attempts[task_id])
+        # The request's count of failed tasks moves when this batch moved the task in or out.
+        was, now = batch.previous.get(task_id) == "FAILURE", task["state"] == "FAILURE"
+        if was != now:
+            batch.requests[task["request_id"]]["failures"] += 1 if now else -1
 
 
 def _summarise(task: Row, attempts: dict[int, Row]) -> None:
@@ -243,7 +248,7 @@ def _seen(batch: Batch, request_id: str, at: float) -> Row:
     if row is None:
         row = batch.requests[request_id] = {
             "request_id": request_id, "method": None, "path": None, "status": None, "duration_ms": None,
-            "started_at": None, "first_seen_at": at, "last_seen_at": at,
+            "started_at": None, "first_seen_at": at, "last_seen_at": at, "failures": 0,
         }
     row["first_seen_at"] = min(row["first_seen_at"], at)
     row["last_seen_at"] = max(row["last_seen_at"], at)

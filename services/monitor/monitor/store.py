@@ -79,6 +79,7 @@ class Store:
         }
         updates["first_seen_at"] = self._least(old.first_seen_at, new.first_seen_at)
         updates["last_seen_at"] = self._greatest(old.last_seen_at, new.last_seen_at)
+        updates["failures"] = old.failures + new.failures  # this batch's change
         connection.execute(statement.on_conflict_do_update(index_elements=["request_id"], set_=updates), rows)
 
     def _save_workers(self, connection: Connection, rows: list[Row]) -> None:

@@ -5,7 +5,7 @@ Times are seconds since the epoch (UTC), as Celery's events carry them.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, text
 
 metadata = MetaData()
 
@@ -24,8 +24,12 @@ requests = Table(
     Column("started_at", Float),
     Column("first_seen_at", Float, nullable=False),
     Column("last_seen_at", Float, nullable=False),
+    # Tasks of the request now in FAILURE: the failed-only list reads this, not every task.
+    Column("failures", Integer, nullable=False, server_default="0"),
     Index("ix_monitor_requests_first_seen", "first_seen_at"),
     Index("ix_monitor_requests_last_seen", "last_seen_at"),
+    Index("ix_monitor_requests_failed", "first_seen_at", postgresql_where=text("failures > 0"),
+          sqlite_where=text("failures > 0")),
 )
 
 tasks = Table(

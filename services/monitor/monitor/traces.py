@@ -103,7 +103,9 @@ def recent(
     query = select(requests).order_by(requests.c.first_seen_at.desc()).limit(limit)
     if since is not None:
         query = query.where(requests.c.first_seen_at >= since)
-    if state is not None or task is not None:
+    if state == "FAILURE" and task is None:
+        query = query.where(requests.c.failures > 0)  # the common question, answered by an index
+    elif state is not None or task is not None:
         matching = select(tasks.c.request_id)
         if state is not None:
             matching = matching.where(tasks.c.state == state)

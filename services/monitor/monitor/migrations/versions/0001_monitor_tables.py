@@ -26,8 +26,11 @@ def upgrade() -> None:
         sa.Column("started_at", sa.Float),
         sa.Column("first_seen_at", sa.Float, nullable=False),
         sa.Column("last_seen_at", sa.Float, nullable=False),
+        sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
     )
     op.create_index("ix_monitor_requests_first_seen", "monitor_requests", ["first_seen_at"])
+    op.create_index("ix_monitor_requests_failed", "monitor_requests", ["first_seen_at"],
+                    postgresql_where=sa.text("failures > 0"), sqlite_where=sa.text("failures > 0"))
     op.create_index("ix_monitor_requests_last_seen", "monitor_requests", ["last_seen_at"])
     op.create_table(
         "monitor_tasks",
