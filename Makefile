@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 PACKAGES := shared services/api services/notifier services/processor services/sandbox services/monitor
 RID ?=
 
-.PHONY: install up down logs grep trace test unit-test integration-test lint bench compose-up browser
+.PHONY: install up down logs grep trace report test unit-test integration-test lint bench compose-up browser
 
 $(INSTALLED): $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ grep: install
 trace: install
 	@test -n "$(RID)" || { echo "usage: make trace RID=<request id> [ARGS=--json]"; exit 2; }
 	@$(PY) -m devtools.stack trace "$(RID)" $(ARGS)
+
+report: install
+	@$(PY) -m devtools.stack report $(ARGS)
 
 test: install lint unit-test integration-test
 

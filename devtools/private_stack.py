@@ -57,6 +57,7 @@ def stack_env(workdir: Path, broker_url: str, **overrides: str) -> dict[str, str
         PUSH_PROVIDER_URL=f"http://127.0.0.1:{sandbox_http}/push",
         SMS_PROVIDER_URL=f"http://127.0.0.1:{sandbox_http}/sms",
         ALERT_WEBHOOK_URL=f"http://127.0.0.1:{sandbox_http}/v2/enqueue",
+        MONITOR_BEAT_SCHEDULE=str(workdir / "monitor-beat-schedule"),
         SMTP_PORT=str(sandbox_smtp),
     )
     env.update(overrides)

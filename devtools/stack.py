@@ -1,6 +1,6 @@
 """Start, check and stop the local-process stack (honcho running the Procfile).
 
-    python -m devtools.stack up | down | status | grep RID | trace RID [--json]
+    python -m devtools.stack up | down | status | grep RID | trace RID [--json] | report [--send]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from celery import Celery
 from devtools import envfile, loggrep, rabbit
 
 ROOT = envfile.ROOT
-WORKERS = ("api", "notifier", "processor")
+WORKERS = ("api", "notifier", "processor", "monitor")
 
 
 class StackError(RuntimeError):
@@ -206,6 +206,10 @@ def main(argv: list[str]) -> int:
         from monitor import terminal  # the monitor's own client; only this command needs it
 
         return terminal.main(["--url", stack.monitor_url, *argv[1:]])
+    elif command == "report":
+        # The monitor's own code, with the stack's settings: it reads the monitor's tables.
+        report = [sys.executable, "-m", "monitor.report", *argv[1:]]
+        return subprocess.run(report, env=stack.env, check=False).returncode
     else:
         print(__doc__, file=sys.stderr)
         return 2

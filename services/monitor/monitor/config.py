@@ -30,8 +30,15 @@ class Settings:
     alert_max_attempts: int
     alert_backoff_base: float
     alert_backoff_cap: float
-    # Added to the failure time when choosing its dedup hour; tests move the clock with it.
+    # Added to the failure time when choosing its dedup hour, and to now for the report; tests
+    # move the clock with it.
     clock_offset: float
+    # The daily report: to whom, from whom, through which SMTP server, at which UTC hour.
+    report_to: str
+    report_from: str
+    smtp_host: str
+    smtp_port: int
+    report_hour: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -53,11 +60,18 @@ class Settings:
             alert_backoff_base=env_float("ALERT_BACKOFF_BASE_SECONDS", 1.0),
             alert_backoff_cap=env_float("ALERT_BACKOFF_CAP_SECONDS", 300.0),
             clock_offset=env_float("MONITOR_CLOCK_OFFSET_SECONDS", 0.0),
+            report_to=env("REPORT_TO", "oncall@threadline.local"),
+            report_from=env("REPORT_FROM", "monitor@threadline.local"),
+            smtp_host=env("SMTP_HOST", "127.0.0.1"),
+            smtp_port=env_int("SMTP_PORT", 8025),
+            report_hour=env_int("REPORT_HOUR", 7),
         )
         if settings.queue_max_length < 1 or settings.batch_size < 1 or settings.flush_ms < 1:
             raise ConfigError("MONITOR_QUEUE_MAX_LENGTH, MONITOR_BATCH_SIZE and MONITOR_FLUSH_MS must be >= 1")
         if settings.alert_max_attempts < 1 or not 0 < settings.alert_backoff_base <= settings.alert_backoff_cap:
             raise ConfigError("ALERT_MAX_ATTEMPTS >= 1 and 0 < ALERT_BACKOFF_BASE_SECONDS <= ..._CAP_SECONDS")
+        if not 0 <= settings.report_hour <= 23:
+            raise ConfigError("REPORT_HOUR must be an hour of the day, 0 to 23 (UTC)")
         if settings.retention_days <= 0:
             raise ConfigError("MONITOR_RETENTION_DAYS must be > 0")
         return settings

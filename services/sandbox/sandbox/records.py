@@ -23,8 +23,11 @@ class Records:
                 {"channel": channel, "request_id": request_id, "key": key, "outcome": outcome, "at": time.time()}
             )
 
-    def deliver_once(self, channel: str, key: str, request_id: str | None, to: str) -> tuple[dict[str, Any], bool]:
-        """The delivery for ``key``, made now unless one exists; True when it is a replay."""
+    def deliver_once(
+        self, channel: str, key: str, request_id: str | None, to: str, content: str | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """The delivery for ``key``, made now unless one exists; True when it is a replay.
+        ``content``: the whole mail, for the sink, which keeps every mail it accepts."""
         with self._lock:
             existing = self._deliveries.get(key)
             if existing is not None:
@@ -33,6 +36,8 @@ class Records:
                 "id": uuid.uuid4().hex, "channel": channel, "key": key,
                 "request_id": request_id, "to": to, "at": time.time(),
             }
+            if content is not None:
+                delivery["content"] = content
             self._deliveries[key] = delivery
             return delivery, False
 

@@ -28,7 +28,8 @@ class SinkHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         # The compat32 parser: two plain headers are all it reads, and the default policy's
         # header objects cost most of a delivery's CPU.
-        mail = message_from_bytes(envelope.original_content or envelope.content)
+        raw = envelope.original_content or envelope.content
+        mail = message_from_bytes(raw)
         request_id, key = mail.get("X-Request-ID"), mail.get("Message-ID")
         # Waiting without blocking the event loop: other sessions go on meanwhile.
         await asyncio.sleep(self.board.latency("email"))
@@ -41,7 +42,8 @@ class SinkHandler:
             if not key:
                 self.records.request("email", request_id, key, "rejected")
                 return "554 Message-ID header required"
-            _, replayed = self.records.deliver_once("email", key, request_id, ",".join(envelope.rcpt_tos))
+            _, replayed = self.records.deliver_once(
+                "email", key, request_id, ",".join(envelope.rcpt_tos), raw.decode("utf-8", "replace"))
             self.records.request("email", request_id, key, "replayed" if replayed else "delivered")
             log.info("email %s for key %s", "replayed" if replayed else "delivered", key)
         return "250 Message accepted for delivery"
