@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +141,20 @@ class Consumer:
         self.process = None
 
 
-def procfile_without_consumer(path: os.PathLike[str]) -> None:
-    """Write a Procfile like the stack's, without the monitor's consumer (a test runs that)."""
+def stack_without_consumer(start_stack: Callable[..., Stack], directory: Path, **settings: str) -> Stack:
+    """A stack whose Procfile leaves out the monitor's consumer: a test runs that (``running``)."""
+    procfile = directory / "Procfile"
     lines = (ROOT / "Procfile").read_text().splitlines()
-    with open(path, "w") as out:
-        out.writelines(f"{line}\n" for line in lines if "monitor.ingest" not in line)
+    procfile.write_text("".join(f"{line}\n" for line in lines if "monitor.ingest" not in line))
+    return start_stack(procfile=procfile, **settings)
+
+
+@contextmanager
+def running(stack: Stack) -> Iterator[Consumer]:
+    """The monitor's consumer for ``stack`` while the block runs."""
+    process = Consumer(stack)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()

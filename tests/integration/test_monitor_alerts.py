@@ -12,13 +12,13 @@ import requests
 
 from devtools.stack import poll_until
 from tests.integration.monitor import (
-    Consumer,
     failing,
     lifecycle,
     post_file,
-    procfile_without_consumer,
+    running,
     send_events,
     settled,
+    stack_without_consumer,
     wait_trace,
 )
 from tests.integration.notifications import Sandbox
@@ -29,17 +29,13 @@ FAST_ALERT_RETRIES = {"ALERT_BACKOFF_BASE_SECONDS": "0.2", "ALERT_BACKOFF_CAP_SE
 
 @pytest.fixture(scope="module")
 def alert_stack(start_stack, tmp_path_factory):
-    procfile = tmp_path_factory.mktemp("procfile") / "Procfile"
-    procfile_without_consumer(procfile)
-    return start_stack(procfile=procfile, **FAST_ALERT_RETRIES)
+    return stack_without_consumer(start_stack, tmp_path_factory.mktemp("procfile"), **FAST_ALERT_RETRIES)
 
 
 @pytest.fixture
 def consumer(alert_stack):
-    process = Consumer(alert_stack)
-    process.start()
-    yield process
-    process.stop()
+    with running(alert_stack) as process:
+        yield process
     Sandbox(alert_stack).set_faults("all")
 
 

@@ -21,10 +21,10 @@ from devtools.stack import Stack, descendants, poll_until
 from tests.integration.monitor import (
     CHANNEL_TASKS,
     FAN_OUT,
-    Consumer,
     get_trace,
-    procfile_without_consumer,
+    running,
     settled,
+    stack_without_consumer,
     wait_trace,
     walk,
 )
@@ -38,17 +38,14 @@ MESSAGE_TASKS = (FAN_OUT, *CHANNEL_TASKS)
 @pytest.fixture(scope="module")
 def bare_stack(start_stack, tmp_path_factory):
     """A stack without the monitor's consumer; commits wait up to 2 s, so a kill finds a batch open."""
-    procfile = tmp_path_factory.mktemp("procfile") / "Procfile"
-    procfile_without_consumer(procfile)
-    return start_stack(procfile=procfile, MONITOR_FLUSH_MS="2000", MONITOR_BATCH_SIZE="5000")
+    return stack_without_consumer(start_stack, tmp_path_factory.mktemp("procfile"), MONITOR_FLUSH_MS="2000",
+                                  MONITOR_BATCH_SIZE="5000")
 
 
 @pytest.fixture
 def consumer(bare_stack):
-    process = Consumer(bare_stack)
-    process.start()
-    yield process
-    process.stop()
+    with running(bare_stack) as process:
+        yield process
 
 
 def post_in_background(
