@@ -363,7 +363,7 @@ def main() -> None:
     parser.add_argument("--lookup-requests", type=int, default=250_000, help="requests generated (4 tasks each)")
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
-    command = " ".join(["bench/monitor.py", *sys.argv[1:]])
+    command = " ".join([".venv/bin/python bench/monitor.py", *sys.argv[1:]])
     ingest, lag = run_ingest(args.tasks)
     write_row("monitor ingest vs Flower", command, ingest)
     write_row("monitor lag", command, lag)

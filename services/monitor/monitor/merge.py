@@ -17,23 +17,10 @@ from threadline.ids import is_valid_request_id, request_id_for_task, request_id_
 from threadline.redaction import redact
 from threadline.request_events import REQUEST_EVENT
 
-Row = dict[str, Any]
+from monitor.attempts import STATES, Row, advance, attempt_for, clipped
 
-STATES = {
-    "task-sent": "PENDING",
-    "task-received": "RECEIVED",
-    "task-started": "STARTED",
-    "task-retried": "RETRY",
-    "task-succeeded": "SUCCESS",
-    "task-failed": "FAILURE",
-    "task-revoked": "REVOKED",
-    "task-rejected": "REJECTED",
-}
-# Within one attempt a state only moves up this order; the last rank ends the attempt.
-RANK = {"PENDING": 0, "RECEIVED": 1, "STARTED": 2, "RETRY": 3, "SUCCESS": 3, "FAILURE": 3, "REVOKED": 3, "REJECTED": 3}
 FINAL = frozenset({"SUCCESS", "FAILURE", "REVOKED", "REJECTED"})
 WAITING = frozenset({"PENDING", "RECEIVED"})
-EXCEPTION_CHARS = 2_000
 TRACEBACK_CHARS = 8_000
 
 
@@ -84,10 +71,6 @@ def _timestamp(event: Row) -> float:
     return float(value)
 
 
-def _text(value: object, limit: int) -> str | None:
-    return value[:limit] if isinstance(value, str) and value else None
-
-
 def _task_event(batch: Batch, event: Row, kind: str) -> None:
     task_id, at = event["uuid"], _timestamp(event)
     if not isinstance(task_id, str) or not task_id or len(task_id) > 200:
@@ -96,11 +79,11 @@ def _task_event(batch: Batch, event: Row, kind: str) -> None:
     batch.tasks[task_id] = task
     for column in ("name", "parent_id", "root_id", "queue"):
         if task[column] is None:
-            task[column] = _text(event.get(column), 200)
+            task[column] = clipped(event.get(column), 200)
     attempts = batch.attempts.setdefault(task_id, {})
-    attempt = _attempt_for(attempts, kind, event, at)
-    _advance(attempt, kind, event, at)
-    traceback = _text(event.get("traceback"), TRACEBACK_CHARS) if kind == "task-failed" else None
+    attempt = attempt_for(attempts, kind, event, at)
+    advance(attempt, kind, event, at)
+    traceback = clipped(event.get("traceback"), TRACEBACK_CHARS) if kind == "task-failed" else None
     if traceback and task["traceback"] is None:
         task["traceback"] = redact(traceback)
     batch.touched.add(task_id)
@@ -127,79 +110,6 @@ def _request_id(batch: Batch, task_id: str, event: Row) -> str:
         if related is not None:
             return str(related["request_id"])
     return request_id_for_task(task_id, None)
-
-
-def _attempt_for(attempts: dict[int, Row], kind: str, event: Row, at: float) -> Row:
-    retries = event.get("retries")
-    if kind in ("task-sent", "task-received") and isinstance(retries, int) and retries >= 0:
-        number = retries + 1
-    else:
-        number = _later_event_attempt(attempts, kind, event.get("hostname"), at)
-    if number not in attempts:
-        attempts[number] = {
-            "attempt": number, "state": "PENDING", "worker": None, "sent_at": None, "received_at": None,
-            "started_at": None, "finished_at": None, "runtime_ms": None, "exception": None,
-        }
-    return attempts[number]
-
-
-def _later_event_attempt(attempts: dict[int, Row], kind: str, worker: object, at: float) -> int:
-    # The same event seen again lands where it landed the first time.
-    column = "started_at" if kind == "task-started" else "finished_at"
-    for number, attempt in attempts.items():
-        if attempt[column] == at:
-            return number
-    open_ = sorted(n for n, a in attempts.items() if a[column] is None and a["finished_at"] is None)
-    same_worker = [n for n in open_ if attempts[n]["worker"] == worker]
-    if same_worker or open_:
-        return (same_worker or open_)[0]
-    return max(attempts, default=1)
-
-
-def _advance(attempt: Row, kind: str, event: Row, at: float) -> None:
-    state = STATES[kind]
-    if kind == "task-rejected" and event.get("requeue"):
-        state = "PENDING"  # back in the queue: the next task-received continues this attempt
-    if kind == "task-sent":
-        attempt["sent_at"] = _earliest(attempt["sent_at"], at)
-    elif kind == "task-received":
-        attempt["received_at"] = _earliest(attempt["received_at"], at)
-        attempt["worker"] = attempt["worker"] or _text(event.get("hostname"), 200)
-    elif kind == "task-started":
-        attempt["started_at"] = _earliest(attempt["started_at"], at)
-        attempt["worker"] = attempt["worker"] or _text(event.get("hostname"), 200)
-    elif RANK[state] == 3 and attempt["finished_at"] is None:
-        attempt["finished_at"] = at
-        attempt["worker"] = attempt["worker"] or _text(event.get("hostname"), 200)
-        runtime = event.get("runtime")
-        if isinstance(runtime, int | float) and not isinstance(runtime, bool):
-            attempt["runtime_ms"] = runtime * 1000
-        elif attempt["started_at"] is not None:
-            attempt["runtime_ms"] = (at - attempt["started_at"]) * 1000
-        exception = _exception(event)
-        attempt["exception"] = redact(exception) if exception else None
-    elif RANK[state] == 3:
-        return  # this attempt ended already; the first ending recorded stands
-    if attempt["sent_at"] is not None and attempt["received_at"] is not None:
-        # Celery stamps task-sent once the broker confirmed the publish, which can be after
-        # a worker received the task: the task was sent by then at the latest.
-        attempt["sent_at"] = min(attempt["sent_at"], attempt["received_at"])
-    if RANK[state] > RANK[attempt["state"]]:
-        attempt["state"] = state
-
-
-def _exception(event: Row) -> str | None:
-    exception = _text(event.get("exception"), EXCEPTION_CHARS)
-    if exception not in (None, "None"):
-        return exception
-    # A task.retry() without exc= leaves Celery only the Retry itself ("Retry in 2s: ..."),
-    # the last line of the traceback it sends.
-    lines = [line for line in str(event.get("traceback") or "").splitlines() if line.strip()]
-    return _text(lines[-1].removeprefix("celery.exceptions.Retry: "), EXCEPTION_CHARS) if lines else None
-
-
-def _earliest(current: float | None, at: float) -> float:
-    return at if current is None else min(current, at)
 
 
 def summarise(batch: Batch) -> None:
@@ -262,13 +172,13 @@ def _request_event(batch: Batch, event: Row) -> None:
     row = _seen(batch, request_id, started)
     row["last_seen_at"] = max(row["last_seen_at"], _timestamp(event))
     row.update(
-        method=_text(event.get("method"), 10), path=_text(event.get("path"), 300), status=int(event["status"]),
+        method=clipped(event.get("method"), 10), path=clipped(event.get("path"), 300), status=int(event["status"]),
         duration_ms=float(event["duration_ms"]), started_at=started,
     )
 
 
 def _worker_event(batch: Batch, event: Row, kind: str) -> None:
-    hostname, at = _text(event["hostname"], 200), _timestamp(event)
+    hostname, at = clipped(event["hostname"], 200), _timestamp(event)
     if hostname is None:
         raise ValueError("hostname")
     row = batch.workers.get(hostname)
