@@ -64,3 +64,4 @@ bench: install
 	$(PY) bench/tracing_overhead.py
 	$(PY) bench/workflow.py
 	$(PY) bench/file_processing.py
+	$(PY) bench/monitor.py
