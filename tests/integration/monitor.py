@@ -112,14 +112,15 @@ def settled(names: tuple[str, ...], state: str = "SUCCESS") -> Callable[[dict[st
 class Consumer:
     """The monitor's consumer (``python -m monitor.ingest``) run by a test, to stop and kill it."""
 
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
+    def __init__(self, stack: Stack, **settings: str) -> None:
+        self.stack, self.settings = stack, settings
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, **settings: str) -> None:
+        """Start it with the stack's settings, this consumer's, then ``settings``."""
         with open(self.stack.log_dir / "monitor.out", "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "monitor.ingest"], env={**self.stack.env, **settings}, cwd=ROOT,
+                [sys.executable, "-m", "monitor.ingest"], env={**self.stack.env, **self.settings, **settings}, cwd=ROOT,
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         poll_until(self._beats, "the monitor's consumer beats", timeout=60)
@@ -150,9 +151,9 @@ def stack_without_consumer(start_stack: Callable[..., Stack], directory: Path, *
 
 
 @contextmanager
-def running(stack: Stack) -> Iterator[Consumer]:
+def running(stack: Stack, **settings: str) -> Iterator[Consumer]:
     """The monitor's consumer for ``stack`` while the block runs."""
-    process = Consumer(stack)
+    process = Consumer(stack, **settings)
     process.start()
     try:
         yield process
