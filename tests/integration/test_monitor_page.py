@@ -13,6 +13,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from devtools.envfile import ROOT
 from tests.integration.monitor import CHANNEL_TASKS, FAN_OUT, post_file, settled, wait_trace
@@ -82,12 +84,13 @@ def test_the_list_page_finds_a_request_and_filters_failures(stack, browser):
     assert request_id in browser.find_element(By.TAG_NAME, "table").text
     browser.find_element(By.NAME, "failed").click()
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 30).until(expected_conditions.url_contains("failed=1"))
     assert request_id not in browser.find_element(By.TAG_NAME, "table").text
-    search = browser.find_element(By.NAME, "q")
-    search.send_keys(request_id)
+    browser.find_element(By.NAME, "q").send_keys(request_id)
     browser.find_element(By.NAME, "failed").click()
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    assert browser.current_url.endswith(f"/traces/{request_id}")
+    WebDriverWait(browser, 30).until(expected_conditions.url_contains(f"/traces/{request_id}"))
+    assert request_id in browser.find_element(By.TAG_NAME, "h1").text
 
 
 def _task_ids(nodes):
