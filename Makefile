@@ -4,10 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
-PACKAGES := shared services/api services/notifier services/processor services/sandbox
+PACKAGES := shared services/api services/notifier services/processor services/sandbox services/monitor
 RID ?=
 
-.PHONY: install up down logs grep test unit-test integration-test lint bench compose-up deadletters redrive
+.PHONY: install up down logs grep trace report deadletters redrive test unit-test integration-test lint bench compose-up browser
 
 $(INSTALLED): $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,13 +41,25 @@ deadletters: install
 redrive: install
 	@$(PY) -m devtools.stack deadletters redrive
 
+trace: install
+	@test -n "$(RID)" || { echo "usage: make trace RID=<request id> [ARGS=--json]"; exit 2; }
+	@$(PY) -m devtools.stack trace "$(RID)" $(ARGS)
+
+report: install
+	@$(PY) -m devtools.stack report $(ARGS)
+
 test: install lint unit-test integration-test
 
 unit-test: install
 	$(PY) -m pytest shared/tests services
 
-integration-test: install
+integration-test: install browser
 	$(PY) -m pytest tests/integration
+
+# The trace page's test drives Debian's Chromium; installed when missing (CI runs as root).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -58,3 +70,4 @@ bench: install
 	$(PY) bench/tracing_overhead.py
 	$(PY) bench/workflow.py
 	$(PY) bench/file_processing.py
+	$(PY) bench/monitor.py

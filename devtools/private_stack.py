@@ -58,18 +58,23 @@ def stack_env(workdir: Path, broker_url: str, **overrides: str) -> dict[str, str
     env = envfile.parse((envfile.ROOT / ".env.example").read_text())
     env.update({key: os.environ[key] for key in PASSED_THROUGH if key in os.environ})
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    sandbox_http, sandbox_smtp = free_port(), free_port()
+    sandbox_http, sandbox_smtp, flower, monitor = free_port(), free_port(), free_port(), free_port()
     env.update(
         BROKER_URL=broker_url,
         DATABASE_URL=f"sqlite:///{workdir / 'threadline.db'}",
         FILE_STORE=str(workdir / "files"),
         LOG_DIR=str(workdir / "logs"),
         API_PORT=str(free_port()),
-        FLOWER_PORT=str(free_port()),
+        FLOWER_PORT=str(flower),
+        MONITOR_PORT=str(monitor),
+        MONITOR_FLOWER_URL=f"http://127.0.0.1:{flower}",
+        MONITOR_PUBLIC_URL=f"http://127.0.0.1:{monitor}",
         SANDBOX_HTTP_PORT=str(sandbox_http),
         SANDBOX_SMTP_PORT=str(sandbox_smtp),
         PUSH_PROVIDER_URL=f"http://127.0.0.1:{sandbox_http}/push",
         SMS_PROVIDER_URL=f"http://127.0.0.1:{sandbox_http}/sms",
+        ALERT_WEBHOOK_URL=f"http://127.0.0.1:{sandbox_http}/v2/enqueue",
+        MONITOR_BEAT_SCHEDULE=str(workdir / "monitor-beat-schedule"),
         SMTP_PORT=str(sandbox_smtp),
     )
     env.update(overrides)

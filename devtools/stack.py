@@ -1,6 +1,7 @@
 """Start, check and stop the local-process stack (honcho running the Procfile).
 
-    python -m devtools.stack up | down | status | grep RID | deadletters list|redrive
+    python -m devtools.stack up | down | status | grep RID | trace RID [--json] | report [--send]
+                            | deadletters list|redrive
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from celery import Celery
 from devtools import envfile, loggrep, rabbit
 
 ROOT = envfile.ROOT
-WORKERS = ("api", "notifier", "notifier-push", "notifier-email", "notifier-sms", "processor")
+WORKERS = ("api", "notifier", "notifier-push", "notifier-email", "notifier-sms", "processor", "monitor")
 # Every queue of the stack (threadline.conf declares them as quorum queues).
 QUEUES = ("api", "notifications", "push", "email", "sms", "processor")
 
@@ -49,9 +50,10 @@ def poll_until(check: Callable[[], object], what: str, timeout: float = 60, inte
 class Stack:
     """One running copy of the Procfile's processes, with its own settings and log directory."""
 
-    def __init__(self, env: dict[str, str], run_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], run_dir: Path, procfile: Path = ROOT / "Procfile") -> None:
         self.env = env
         self.run_dir = run_dir
+        self.procfile = procfile
         self.pid_file = run_dir / "stack.pid"
         self.log_dir = Path(env["LOG_DIR"])
 
@@ -62,6 +64,10 @@ class Stack:
     @property
     def flower_url(self) -> str:
         return f"http://127.0.0.1:{self.env['FLOWER_PORT']}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://127.0.0.1:{self.env.get('MONITOR_PORT', '8070')}"
 
     @property
     def flower_auth(self) -> tuple[str, str]:
@@ -82,7 +88,7 @@ class Stack:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             with open(self.log_dir / "honcho.out", "ab") as out:
                 # -e os.devnull: the environment is complete already, and it must win over .env.
-                command = ["honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT), "-e", os.devnull]
+                command = ["honcho", "start", "-f", str(self.procfile), "-d", str(ROOT), "-e", os.devnull]
                 process = subprocess.Popen(
                     [sys.executable, "-m", *command],
                     env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -96,6 +102,7 @@ class Stack:
         poll_until(self._workers_answer, "every worker answers a ping", timeout)
         poll_until(self._flower_answers, "Flower answers", timeout)
         poll_until(self._sandbox_answers, "the sandbox providers answer", timeout)
+        poll_until(self._monitor_answers, "the monitor answers and its consumer beats", timeout)
         self._seed()
 
     def _api_healthy(self) -> bool:
@@ -118,6 +125,12 @@ class Stack:
     def _sandbox_answers(self) -> bool:
         url = f"http://127.0.0.1:{self.env.get('SANDBOX_HTTP_PORT', '8090')}/health"
         return requests.get(url, timeout=2).status_code == 200
+
+    def _monitor_answers(self) -> bool:
+        health = requests.get(f"{self.monitor_url}/api/health", timeout=2).json()
+        # A stack whose Procfile leaves the consumer out (tests that start and kill it) waits
+        # for the pages only.
+        return health["consumer"]["alive"] or "monitor.ingest" not in self.procfile.read_text()
 
     def _seed(self) -> None:
         # The demo users the README's curl sends between; adding them again changes nothing.
@@ -198,6 +211,14 @@ def main(argv: list[str]) -> int:
     elif command == "deadletters" and len(argv) == 2:
         # The stack's broker URL, from .env, for threadline's command.
         return subprocess.run([sys.executable, "-m", "threadline.deadletter", argv[1]], env=stack.env).returncode
+    elif command == "trace" and len(argv) >= 2:
+        from monitor import terminal  # the monitor's own client; only this command needs it
+
+        return terminal.main(["--url", stack.monitor_url, *argv[1:]])
+    elif command == "report":
+        # The monitor's own code, with the stack's settings: it reads the monitor's tables.
+        report = [sys.executable, "-m", "monitor.report", *argv[1:]]
+        return subprocess.run(report, env=stack.env, check=False).returncode
     else:
         print(__doc__, file=sys.stderr)
         return 2
@@ -210,6 +231,7 @@ def _print_where_to_look(stack: Stack, already: bool) -> None:
         f"Threadline is {'already ' if already else ''}running.\n"
         f"  API:    {stack.api_url}/api/message/\n"
         f"  Flower: {stack.flower_url}  (user {user}, password {password})\n"
+        f"  Traces: {stack.monitor_url}/traces/  (make trace RID=...)\n"
         f"  Logs:   {stack.log_dir}/  (make logs, make grep RID=...)\n"
         f"  Stop:   make down"
     )

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from devtools.envfile import ROOT
 from devtools.private_stack import postgres_database, private_vhost, stack_env
 from devtools.stack import Stack, is_alive
 from tests.integration.notifications import FAST_RETRIES
@@ -22,10 +24,10 @@ def start_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     every stack it started is stopped, and checked to leave nothing behind, at the end."""
     with contextlib.ExitStack() as cleanup:
 
-        def start(**overrides: str) -> Stack:
+        def start(procfile: Path = ROOT / "Procfile", **overrides: str) -> Stack:
             workdir = tmp_path_factory.mktemp("stack")
             broker_url = overrides.pop("BROKER_URL", None) or cleanup.enter_context(private_vhost())
-            stack = Stack(stack_env(workdir, broker_url, **overrides), workdir / "run")
+            stack = Stack(stack_env(workdir, broker_url, **overrides), workdir / "run", procfile)
             cleanup.callback(stop_and_check, stack)
             stack.start(timeout=180)
             return stack

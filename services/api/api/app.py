@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threadline.flask
+import threadline.request_events
 from flask import Flask, jsonify
 
 from api import errors, files, messages, users
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["file_marks"] = PublishedMarks(engine, File.__table__)
     celery_init_app(app, settings)
     threadline.flask.init_app(app)
+    threadline.request_events.init_app(app, app.extensions["celery"])
     errors.register(app)
     app.register_blueprint(messages.bp)
     app.register_blueprint(files.bp)

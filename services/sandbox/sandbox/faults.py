@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-CHANNELS = ("push", "email", "sms")
+CHANNELS = ("push", "email", "sms", "alerts")
 
 
 @dataclass

@@ -14,6 +14,7 @@ import threadline.flask
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from sandbox import pagerduty
 from sandbox.faults import CHANNELS, FaultBoard
 from sandbox.records import Records
 
@@ -25,6 +26,7 @@ ADDRESS_FIELD = {"push": "device_token", "sms": "to"}
 def create_app(board: FaultBoard, records: Records) -> Flask:
     app = Flask("sandbox")
     threadline.flask.init_app(app)
+    app.register_blueprint(pagerduty.blueprint(board, pagerduty.AlertLog()))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]

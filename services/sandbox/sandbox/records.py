@@ -39,16 +39,21 @@ class Records:
             self._by_key[key] = delivery
             return delivery, False
 
-    def deliver(self, channel: str, key: str | None, request_id: str | None, to: str) -> dict[str, Any]:
-        """A delivery made whatever was delivered before (a mail server's way)."""
+    def deliver(self, channel: str, key: str | None, request_id: str | None, to: str,
+                content: str | None = None) -> dict[str, Any]:
+        """A delivery made whatever was delivered before (a mail server's way); ``content``:
+        the whole mail, which the sink keeps."""
         with self._lock:
-            return self._add(channel, key, request_id, to)
+            return self._add(channel, key, request_id, to, content)
 
-    def _add(self, channel: str, key: str | None, request_id: str | None, to: str) -> dict[str, Any]:
+    def _add(self, channel: str, key: str | None, request_id: str | None, to: str,
+             content: str | None = None) -> dict[str, Any]:
         delivery = {
             "id": uuid.uuid4().hex, "channel": channel, "key": key,
             "request_id": request_id, "to": to, "at": time.time(),
         }
+        if content is not None:
+            delivery["content"] = content
         self._deliveries.append(delivery)
         return delivery
 

@@ -28,7 +28,8 @@ class SinkHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         # The compat32 parser: two plain headers are all it reads, and the default policy's
         # header objects cost most of a delivery's CPU.
-        mail = message_from_bytes(envelope.original_content or envelope.content)
+        raw = envelope.original_content or envelope.content
+        mail = message_from_bytes(raw)
         request_id, key = mail.get("X-Request-ID"), mail.get("Message-ID")
         # Waiting without blocking the event loop: other sessions go on meanwhile.
         await asyncio.sleep(self.board.latency("email"))
@@ -41,7 +42,7 @@ class SinkHandler:
             if not key:
                 self.records.request("email", request_id, key, "rejected")
                 return "554 Message-ID header required"
-            self.records.deliver("email", key, request_id, ",".join(envelope.rcpt_tos))
+            self.records.deliver("email", key, request_id, ",".join(envelope.rcpt_tos), raw.decode("utf-8", "replace"))
             self.records.request("email", request_id, key, "delivered")
             log.info("email delivered for key %s", key)
         return "250 Message accepted for delivery"

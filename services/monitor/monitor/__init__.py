@@ -1,0 +1,1 @@
+"""Threadline's task monitor: consume -> merge -> store -> serve."""
