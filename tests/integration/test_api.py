@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 import uuid
+from datetime import datetime
 
 import pytest
 import requests

@@ -32,6 +32,10 @@ class DeliveryFailed(Exception):
     """A delivery gave up; the message says why (a task's FAILURE shows it)."""
 
 
+class AttemptFailed(Exception):
+    """Why an attempt will be retried: Flower, task events and the monitor show it."""
+
+
 class DeliveryTask(Task):  # type: ignore[misc]
     """The notifier's tasks: acknowledged late, never acknowledged while their outcome is unknown."""
 
@@ -46,7 +50,7 @@ class DeliveryTask(Task):  # type: ignore[misc]
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
-        except (DeliveryFailed, Retry, Reject):
+        except (DeliveryFailed, AttemptFailed, Retry, Reject):
             raise
         except Exception as exc:
             # Arguments that do not fit the task, or a fault in the handling below: keep the
@@ -124,7 +128,7 @@ def _retry_or_fail(task: Task, channel: str, message_id: int, key: str, attempt:
         message_id, channel, attempt, config.max_attempts, reason, delay, ceiling,
     )
     # A retry after the provider took the delivery only records it: nothing is sent twice.
-    _retry(task, delay, delivered=delivered)
+    _retry(task, delay, reason, delivered=delivered)
     raise AssertionError("Task.retry always raises")
 
 
@@ -141,17 +145,17 @@ def _fail(task: Task, message_id: int, channel: str, key: str, attempts: int, re
     except Exception as exc:
         # The outcome must be recorded before the task ends: try again, as for any fault.
         log.warning("Message %s by %s: failure not recorded (%s)", message_id, channel, _reason(exc))
-        _retry(task, backoff.whole_seconds(settings().backoff_cap), delivered=False)
+        _retry(task, backoff.whole_seconds(settings().backoff_cap), "failure not recorded", delivered=False)
     log.error("Message %s by %s failed: %s", message_id, channel, reason)
     raise DeliveryFailed(reason)
 
 
-def _retry(task: Task, countdown: int, **kwargs: Any) -> None:
+def _retry(task: Task, countdown: int, reason: str, **kwargs: Any) -> None:
     # Our own budget (NOTIFIER_MAX_ATTEMPTS) ends a delivery; Celery's cap only stops a loop.
     max_retries = 10 * settings().max_attempts
     try:
         task.retry(args=task.request.args, kwargs=kwargs or None, countdown=countdown, max_retries=max_retries,
-                   argsrepr=REDACTED_ARGS)
+                   exc=AttemptFailed(reason), argsrepr=REDACTED_ARGS)
     except Reject as exc:
         # The retry could not be published (the broker is away): back to the queue instead.
         raise Reject(exc.reason, requeue=True) from None
@@ -189,6 +193,6 @@ def send_notification(self: Task, message_id: int, message_key: str, recipient: 
         # another task sending its e-mail, sends nothing.
         delay, _ = _backoff(self.request.retries)
         log.warning("Message %s: fan-out interrupted (%s); publishing again in %s s", message_id, _reason(exc), delay)
-        _retry(self, delay)
+        _retry(self, delay, f"fan-out interrupted: {_reason(exc)}")
     log.info("Message %s fanned out to %s", message_id, ", ".join(CHANNELS))
     return list(CHANNELS)
