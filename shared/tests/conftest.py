@@ -122,6 +122,7 @@ class Stack:
             "RESULT_DIR": str(self.result_dir),
             "LOG_DIR": str(self.log_dir),
             "LOG_FORMAT": "json",
+            "LOG_LEVEL": "INFO",
             "PYTHONPATH": os.pathsep.join([str(APPS), str(HERE.parents[1])]),
         }
         self.processes: list[tuple[subprocess.Popen[bytes], int]] = []

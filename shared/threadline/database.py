@@ -15,12 +15,16 @@ _CREATE_ATTEMPTS = 10
 
 
 def make_engine(database_url: str) -> Engine:
-    """An engine for ``database_url``; a SQLite file is shared safely by several processes."""
+    """An engine for ``database_url``; a SQLite file is shared safely by several processes.
+
+    Its errors leave out the statement's bound values: a traceback in a log line must not
+    carry a message body, an address or a phone number.
+    """
     if not database_url.startswith("sqlite:///"):
-        return create_engine(database_url, pool_pre_ping=True)
+        return create_engine(database_url, pool_pre_ping=True, hide_parameters=True)
     Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     # gunicorn workers and Celery pool processes write the same file: wait for their locks.
-    engine = create_engine(database_url, connect_args={"timeout": 30})
+    engine = create_engine(database_url, connect_args={"timeout": 30}, hide_parameters=True)
     event.listen(engine, "connect", _write_ahead_log)
     return engine
 

@@ -57,32 +57,35 @@ class Redactor:
         if "@" in text:
             text = EMAIL.sub(MASK, text)
         text = PHONE.sub(MASK, text)
-        return self._secret_text.sub(rf"\1\2{MASK}", text)
+        # The key's name as a substring first: a tenth of the pattern's cost on most lines.
+        lowered = text.lower()
+        if any(key in lowered for key in self.secret_keys):
+            text = self._secret_text.sub(rf"\1\2{MASK}", text)
+        return text
 
-    def value(self, value: Any, depth: int = 0) -> Any:
-        """``value`` with personal data masked in its strings and secret keys masked, at any
-        depth of dicts, mappings (such as header objects), lists, tuples and sets."""
+    def value(self, value: Any, depth: int = 0, *, strings: bool = True) -> Any:
+        """``value`` with secret keys masked at any depth of dicts, mappings (such as header
+        objects), lists, tuples and sets, and personal data masked in its strings and other
+        objects' text; ``strings=False`` leaves strings and other objects as they are."""
         if isinstance(value, str):
-            return self.text(value)
+            return self.text(value) if strings else value
         if value is None or isinstance(value, int | float):
             return value
         if depth >= _MAX_DEPTH:
             return MASK
         if isinstance(value, Mapping):
-            return {key: self._item(key, item, depth) for key, item in value.items()}
+            return {key: MASK if self.is_secret(key) else self.value(item, depth + 1, strings=strings)
+                    for key, item in value.items()}
         if isinstance(value, tuple) and len(value) == 2 and self.is_secret(value[0]):
             return (value[0], MASK)  # a header pair such as ("Authorization", "Bearer ...")
         if isinstance(value, list | tuple | set | frozenset):
-            items = [self.value(item, depth + 1) for item in value]
+            items = [self.value(item, depth + 1, strings=strings) for item in value]
             return items if isinstance(value, list) else tuple(items)
-        return self.text(repr(value))
+        return self.text(repr(value)) if strings else value
 
     def is_secret(self, key: object) -> bool:
         """True when ``key`` names a secret field."""
         return isinstance(key, str) and key.lower() in self.secret_keys
-
-    def _item(self, key: object, item: Any, depth: int) -> Any:
-        return MASK if self.is_secret(key) else self.value(item, depth + 1)
 
     def record(self, record: logging.LogRecord, *, extras: bool = True) -> logging.LogRecord:
         """A copy of ``record`` with its message formatted and masked, its exception text
@@ -113,13 +116,14 @@ class Redactor:
 
 
 def _message(record: logging.LogRecord, redactor: Redactor) -> str:
-    # Arguments are masked before they are formatted in, so that a dict argument's secret
-    # keys are masked like an extra field's; a format they no longer fit falls back to the
-    # record's own message (which raises, as logging reports, when the format is bad).
+    # Secret keys in the arguments are masked before they are formatted in, like an extra
+    # field's (the whole message is scanned for the rest afterwards); a format they no longer
+    # fit falls back to the record's own message (which raises, as logging reports, when the
+    # format is bad).
     args = record.args
     if args:
         try:
-            formatted: str = str(record.msg) % redactor.value(args)
+            formatted: str = str(record.msg) % redactor.value(args, strings=False)
             return formatted
         except (TypeError, ValueError, KeyError):
             pass
