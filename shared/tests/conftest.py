@@ -27,6 +27,8 @@ from devtools import rabbit
 HERE = Path(__file__).resolve().parent
 APPS, REMOTE = HERE / "apps", HERE / "remote"
 BROKER = "amqp://guest:guest@localhost:5672/{vhost}"
+# The pool of the workers the tests start: make test runs the propagation tests with each.
+POOL = os.environ.get("TL_POOL", "prefork")
 
 
 def poll_until(check: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
@@ -109,6 +111,7 @@ class Stack:
 
     poll_until = staticmethod(poll_until)
     stop = staticmethod(stop)
+    pool = POOL
 
     def __init__(self, root: Path, vhost: str) -> None:
         self.broker = BROKER.format(vhost=vhost)
@@ -141,7 +144,7 @@ class Stack:
 
     def worker(self, app: str, queue: str, process: str, extra_path: Path | None = None) -> subprocess.Popen[bytes]:
         return self.start(
-            [sys.executable, "-m", "celery", "-A", app, "worker", "-P", "prefork", "-c", "2", "-Q", queue,
+            [sys.executable, "-m", "celery", "-A", app, "worker", "-P", POOL, "-c", "2", "-Q", queue,
              "-n", f"{process}-{uuid.uuid4().hex[:6]}@%h", "-l", "INFO", "--without-gossip", "--without-mingle"],
             process=process, extra_path=extra_path, ready=" ready.", stop_signal=signal.SIGQUIT,
         )

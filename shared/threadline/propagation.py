@@ -7,6 +7,7 @@
   (header ``request_id``);
 - binds a task's IDs while it runs, so every log line carries them, and lets the worker's
   main process find them for the lines it logs about the task (see ``worker``);
+- runs each of beat's due entries as one request, with any scheduler (see ``beat``);
 - registers the task that forwards error callbacks across codebases (see ``callbacks``).
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 from celery import Celery, Task, signals
 from celery.utils.threads import LocalStack
 
-from threadline import callbacks
+from threadline import beat, callbacks
 from threadline.context import bind, current, trace_ids, unbind
 from threadline.ids import HEADER, make_task_id, new_request_id, request_id_from_task_id
 from threadline.worker import traced_request_class, traced_strategy
@@ -29,10 +30,9 @@ def install(app: Celery) -> Celery:
     if getattr(app, "_threadline_installed", False):
         return app
     app.send_task = _traced_send_task(app.send_task)
-    if app.conf.beat_scheduler == "celery.beat:PersistentScheduler":
-        app.conf.beat_scheduler = "threadline.beat:TracingScheduler"
     callbacks.register(app)
     signals.worker_init.connect(_trace_requests, weak=False, dispatch_uid="threadline.requests")
+    signals.beat_init.connect(beat.trace_scheduler, weak=False, dispatch_uid="threadline.beat")
     app._threadline_installed = True
     return app
 
