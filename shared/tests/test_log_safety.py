@@ -148,8 +148,10 @@ def test_ids_already_on_a_forwarded_record_are_kept(tmp_path: Path, root_restore
                                        "msg": "from the pool", "request_id": "req-pool", "task_id": "req-pool_1",
                                        "parent_id": "-"})
     logging.getLogger(forwarded.name).handle(forwarded)
-    [line] = (tmp_path / "parent.log").read_text().splitlines()
-    assert (json.loads(line)["request_id"], json.loads(line)["task_id"]) == ("req-pool", "req-pool_1")
+    logging.getLogger("api").info("own request ID", extra={"request_id": "req-extra"})
+    first, second = (json.loads(line) for line in (tmp_path / "parent.log").read_text().splitlines())
+    assert (first["request_id"], first["task_id"]) == ("req-pool", "req-pool_1")
+    assert (second["request_id"], second["task_id"], second["parent_id"]) == ("req-extra", "-", "-")
 
 
 def test_timestamps_carry_their_utc_offset(tmp_path: Path, root_restored: None) -> None:

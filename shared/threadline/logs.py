@@ -35,9 +35,12 @@ class TraceFilter(logging.Filter):
     task it handles outside any message, takes them from the task ID the record carries."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if "request_id" in record.__dict__:
+        attributes = record.__dict__
+        if "request_id" in attributes:
             # Set where the record was made: a pool process's record forwarded to its parent
             # (a QueueHandler), or IDs a caller passed in ``extra``.
+            attributes.setdefault("parent_id", _MISSING)
+            attributes.setdefault("task_id", _MISSING)
             return True
         ids = bound()
         if ids is None:
