@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -152,6 +153,19 @@ class Stack:
     def stop_all(self) -> None:
         for proc, sig in reversed(self.processes):
             stop(proc, sig)
+
+
+@pytest.fixture
+def root_restored() -> Iterator[None]:
+    """The root logger's handlers and level as they were before the test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
