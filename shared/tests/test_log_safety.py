@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
 import re
 import time
 from pathlib import Path
@@ -21,6 +23,7 @@ from werkzeug.test import EnvironBuilder
 
 # A genuine text line starts with its ISO 8601 UTC time; a traceback's lines are indented.
 RECORD_START = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00 ")
+PROCESSES = 6
 FORGED = "\r\n2026-01-01T00:00:00.000+00:00 INFO    1      rid=victim task=- parent=- api: paid\x1b[2K"
 
 
@@ -177,3 +180,26 @@ def test_database_errors_do_not_carry_bound_values(tmp_path: Path) -> None:
         connection.execute(insert(table).values(id=1, body=body))
     traceback = "".join(format_exception(caught.value))
     assert "UNIQUE constraint failed" in traceback and "Dear Jane" not in traceback
+
+
+def _start_in(log_dir: str, start: Any) -> None:
+    start.wait()
+    logs.configure("together", fmt="json", log_dir=log_dir)
+    logging.getLogger("api").info("started")
+    os._exit(0)
+
+
+def test_processes_switching_format_together_write_one_json_file(tmp_path: Path, root_restored: None) -> None:
+    (tmp_path / "together.log").write_text("2026-01-01T00:00:00.000+00:00 INFO    1      rid=- old text line\n")
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(PROCESSES)
+    processes = [context.Process(target=_start_in, args=(str(tmp_path), start)) for _ in range(PROCESSES)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert [process.exitcode for process in processes] == [0] * PROCESSES
+    [aside] = [path for path in tmp_path.glob("together.*.log")]
+    assert aside.name.endswith(".text.log") and "old text line" in aside.read_text()
+    lines = (tmp_path / "together.log").read_text().splitlines()
+    assert [json.loads(line)["message"] for line in lines] == ["started"] * PROCESSES
