@@ -84,9 +84,11 @@ def test_secret_keys_are_masked_at_any_depth(tmp_path: Path, root_restored: None
                                 "form": {"user": {"Password": SECRET, "card": SECRET}}},
                     "deep": deep, "token": SECRET})
     log.info("retrying with Authorization: Bearer %s and api_key=%s", SECRET, SECRET)
+    log.info("payload %s", json.dumps({"to": 7, "body": f"Dear Jane, {SECRET} is your code"}))
     text = (tmp_path / "secrets.log").read_text(encoding="utf-8")
-    assert SECRET not in text
-    first, second = (json.loads(line) for line in text.splitlines())
+    assert SECRET not in text and "Dear" not in text
+    first, second, third = (json.loads(line) for line in text.splitlines())
+    assert third["message"] == 'payload {"to": 7, "body": "[redacted]"}'
     assert first["request"]["headers"] == [["Authorization", "[redacted]"]]
     assert first["request"]["form"]["user"] == {"Password": "[redacted]", "card": "[redacted]"}
     assert "'Accept': '*/*'" in first["message"] and first["token"] == "[redacted]"

@@ -45,11 +45,12 @@ class Redactor:
     def __init__(self, secret_fields: Iterable[str] = ()) -> None:
         self.secret_keys = frozenset(name.lower() for name in (*DEFAULT_SECRET_FIELDS, *secret_fields))
         keys = "|".join(re.escape(name) for name in sorted(self.secret_keys, key=len, reverse=True))
-        # "password=x", "'token': 'x'", "Authorization: Bearer x": the key, its separator and
-        # the value up to the next separator (with an auth scheme, the credential after it).
+        # "password=x", "'token': 'x y'", "Authorization: Bearer x": the key, its separator and
+        # the value: a quoted one to its closing quote (or the end), else up to the next
+        # separator (with an auth scheme, the credential after it).
         self._secret_text = re.compile(
-            rf"(?i)\b({keys})\b(['\"]?\s{{0,3}}[:=]\s{{0,3}}['\"]?)"
-            r"(?:(?:bearer|basic|token|digest)\s+)?[^\s'\",;&}]++"
+            rf"(?i)\b({keys})\b(['\"]?\s{{0,3}}[:=]\s{{0,3}})"
+            r"(?:(\")[^\"]*+\"?|(')[^']*+'?|(?:(?:bearer|basic|token|digest)\s+)?[^\s'\",;&}]++)"
         )
 
     def text(self, text: str) -> str:
@@ -60,7 +61,7 @@ class Redactor:
         # The key's name as a substring first: a tenth of the pattern's cost on most lines.
         lowered = text.lower()
         if any(key in lowered for key in self.secret_keys):
-            text = self._secret_text.sub(rf"\1\2{MASK}", text)
+            text = self._secret_text.sub(_masked_value, text)
         return text
 
     def value(self, value: Any, depth: int = 0, *, strings: bool = True) -> Any:
@@ -113,6 +114,11 @@ class Redactor:
         if record.stack_info:
             masked.stack_info = self.text(record.stack_info)
         return masked
+
+
+def _masked_value(match: re.Match[str]) -> str:
+    key, separator, quote = match[1], match[2], match[3] or match[4] or ""
+    return f"{key}{separator}{quote}{MASK}{quote}"
 
 
 def _message(record: logging.LogRecord, redactor: Redactor) -> str:
