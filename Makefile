@@ -6,8 +6,16 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PACKAGES := shared services/api services/notifier services/processor services/sandbox services/monitor
 RID ?=
+# Celery minors threadline supports besides the one the stack pins, as celery==X with its kombu;
+# each gets a venv of its own, kept between runs.
+COMPAT_CELERY := 5.5.3 5.6.3
+KOMBU_5.5.3 := 5.5.4
+KOMBU_5.6.3 := 5.6.2
+# The tests that touch Celery's internals, with every pool; the prefork pool runs the others too.
+POOL_TESTS := shared/tests/test_propagation.py shared/tests/test_internals.py
+VERSION_TESTS := $(POOL_TESTS) shared/tests/test_beat.py shared/tests/test_worker_faults.py
 
-.PHONY: install up down logs grep trace report deadletters redrive test unit-test integration-test lint bench compose-up browser
+.PHONY: install up down logs grep trace report deadletters redrive test unit-test compat-test integration-test lint bench compose-up browser
 
 $(INSTALLED): $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +24,12 @@ $(INSTALLED): $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
 	touch $@
 
 install: $(INSTALLED)
+
+.venv-celery-%/.installed: shared/pyproject.toml requirements-dev.txt
+	test -x .venv-celery-$*/bin/python || $(PYTHON) -m venv .venv-celery-$*
+	.venv-celery-$*/bin/python -m pip install -q "celery==$*" "kombu==$(KOMBU_$*)" -e "shared[flask]" \
+		"$$(grep '^pytest==' requirements-dev.txt)"
+	touch $@
 
 up: install
 	@if docker info >/dev/null 2>&1; then $(MAKE) compose-up; else $(PY) -m devtools.stack up; fi
@@ -48,10 +62,18 @@ trace: install
 report: install
 	@$(PY) -m devtools.stack report $(ARGS)
 
-test: install lint unit-test integration-test
+test: install lint unit-test compat-test integration-test
 
 unit-test: install
 	$(PY) -m pytest shared/tests services
+
+# threadline with the threads and solo pools, then with every other supported Celery minor.
+compat-test: install $(foreach v,$(COMPAT_CELERY),.venv-celery-$(v)/.installed)
+	for pool in threads solo; do TL_POOL=$$pool $(PY) -m pytest $(POOL_TESTS) || exit 1; done
+	for v in $(COMPAT_CELERY); do \
+		.venv-celery-$$v/bin/python -m pytest $(VERSION_TESTS) || exit 1; \
+		for pool in threads solo; do TL_POOL=$$pool .venv-celery-$$v/bin/python -m pytest $(POOL_TESTS) || exit 1; done; \
+	done
 
 integration-test: install browser
 	$(PY) -m pytest tests/integration

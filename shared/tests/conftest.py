@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -27,6 +28,8 @@ from devtools import rabbit
 HERE = Path(__file__).resolve().parent
 APPS, REMOTE = HERE / "apps", HERE / "remote"
 BROKER = "amqp://guest:guest@localhost:5672/{vhost}"
+# The pool of the workers the tests start: make test runs the propagation tests with each.
+POOL = os.environ.get("TL_POOL", "prefork")
 
 
 def poll_until(check: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
@@ -109,6 +112,7 @@ class Stack:
 
     poll_until = staticmethod(poll_until)
     stop = staticmethod(stop)
+    pool = POOL
 
     def __init__(self, root: Path, vhost: str) -> None:
         self.broker = BROKER.format(vhost=vhost)
@@ -122,6 +126,7 @@ class Stack:
             "RESULT_DIR": str(self.result_dir),
             "LOG_DIR": str(self.log_dir),
             "LOG_FORMAT": "json",
+            "LOG_LEVEL": "INFO",
             "PYTHONPATH": os.pathsep.join([str(APPS), str(HERE.parents[1])]),
         }
         self.processes: list[tuple[subprocess.Popen[bytes], int]] = []
@@ -140,7 +145,7 @@ class Stack:
 
     def worker(self, app: str, queue: str, process: str, extra_path: Path | None = None) -> subprocess.Popen[bytes]:
         return self.start(
-            [sys.executable, "-m", "celery", "-A", app, "worker", "-P", "prefork", "-c", "2", "-Q", queue,
+            [sys.executable, "-m", "celery", "-A", app, "worker", "-P", POOL, "-c", "2", "-Q", queue,
              "-n", f"{process}-{uuid.uuid4().hex[:6]}@%h", "-l", "INFO", "--without-gossip", "--without-mingle"],
             process=process, extra_path=extra_path, ready=" ready.", stop_signal=signal.SIGQUIT,
         )
@@ -148,6 +153,19 @@ class Stack:
     def stop_all(self) -> None:
         for proc, sig in reversed(self.processes):
             stop(proc, sig)
+
+
+@pytest.fixture
+def root_restored() -> Iterator[None]:
+    """The root logger's handlers and level as they were before the test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

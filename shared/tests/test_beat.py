@@ -1,16 +1,22 @@
-"""beat gives each due task a fresh request ID, and its "Sending due task" line carries it."""
+"""beat gives each due task a fresh request ID, and its "Sending due task" line carries it,
+whatever the scheduler class."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
 
+import pytest
 
-def test_beat_publishes_with_a_fresh_request_id_per_run(stack: Any, caller: Any, tmp_path: Any) -> None:
-    beat = stack.start([sys.executable, "-m", "celery", "-A", "tl_caller", "beat", "-l", "INFO",
-                        "-s", str(tmp_path / "schedule")], process="beat")
+
+@pytest.mark.parametrize("scheduler", ["celery.beat:PersistentScheduler", "tl_scheduler:MemoryScheduler"])
+def test_beat_publishes_with_a_fresh_request_id_per_run(stack: Any, caller: Any, tmp_path: Any,
+                                                        scheduler: str) -> None:
+    process = f"beat-{scheduler.rsplit(':', 1)[1].lower()}"
+    beat = stack.start([sys.executable, "-m", "celery", "-A", "tl_caller", "beat", "-l", "INFO", "-S", scheduler,
+                        "-s", str(tmp_path / "schedule")], process=process)
     try:
-        sent = stack.logs.wait_for("beat", lambda r: "Sending due task tick" in r["message"], "two beat sends",
+        sent = stack.logs.wait_for(process, lambda r: "Sending due task tick" in r["message"], "two beat sends",
                                    count=2)
     finally:
         stack.stop(beat)

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from threadline import logs, request_context
-
-
-@pytest.fixture
-def root_restored() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
 
 
 def emit(tmp_path: Path, fmt: str) -> list[str]:
@@ -69,3 +58,15 @@ def test_celery_record_without_context_takes_ids_from_the_task_id(tmp_path: Path
 def test_bad_log_format_fails_fast() -> None:
     with pytest.raises(ValueError, match="LOG_FORMAT"):
         logs.configure("x", fmt="xml")
+
+
+def test_a_workers_loglevel_wins_over_log_level(stack: Any) -> None:
+    # LOG_LEVEL is INFO in the stack's environment; the command line asks for DEBUG.
+    worker = stack.start([sys.executable, "-m", "celery", "-A", "tl_caller", "worker", "-P", "solo", "-Q", "caller",
+                          "-n", "loglevel@%h", "-l", "DEBUG", "--without-gossip", "--without-mingle"],
+                         process="loglevel", ready=" ready.")
+    try:
+        debug = stack.logs.wait_for("loglevel", lambda r: r["level"] == "DEBUG", "a DEBUG line")
+    finally:
+        stack.stop(worker)
+    assert debug

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import Any, NamedTuple
 
-from celery._state import _task_stack
+import celery._state
 
 from threadline.ids import HEADER, request_id_for_task, request_id_or_new
 
@@ -23,6 +23,20 @@ class TraceIds(NamedTuple):
 _current: ContextVar[TraceIds | None] = ContextVar("threadline_trace", default=None)
 
 _IDS_ATTR = "_threadline_ids"
+
+
+class _NoTaskStack:
+    """Where a Celery has no task stack (see ``internals``): no task is found running."""
+
+    top = None
+    stack: tuple[Any, ...] = ()
+
+
+# Celery's stack of the tasks this thread runs: an internal, read only where the worker bound
+# no IDs (eager calls).
+_task_stack: Any = getattr(celery._state, "_task_stack", None)
+if _task_stack is None:
+    _task_stack = _NoTaskStack()
 _tuple_new = tuple.__new__
 
 

@@ -15,7 +15,8 @@ from sqlalchemy.engine import Engine
 def make_engine(database_url: str) -> Engine:
     """An engine for ``database_url``; a SQLite file is shared safely by several processes.
 
-    Bound parameters stay out of error messages: a traceback must not carry a message body.
+    Its errors leave out the statement's bound values: a traceback in a log line must not
+    carry a message body, an address or a phone number.
     """
     if not database_url.startswith("sqlite:///"):
         return create_engine(database_url, pool_pre_ping=True, hide_parameters=True)

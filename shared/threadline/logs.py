@@ -13,12 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import colorlog
-from pythonjsonlogger.json import JsonFormatter
-
+from threadline import logfiles
 from threadline.context import TraceIds, bound, ids_of_message, running_task_ids
+from threadline.formatting import ColoredTextFormatter, JsonLineFormatter, RecordFormatter, TextFormatter
 from threadline.ids import request_id_from_task_id
-from threadline.redaction import RedactingFilter
+from threadline.redaction import Redactor
 
 TEXT_FORMAT = (
     "%(asctime)s %(levelname)-7s %(process)-6d rid=%(request_id)s task=%(task_id)s "
@@ -36,6 +35,13 @@ class TraceFilter(logging.Filter):
     task it handles outside any message, takes them from the task ID the record carries."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        attributes = record.__dict__
+        if "request_id" in attributes:
+            # Set where the record was made: a pool process's record forwarded to its parent
+            # (a QueueHandler), or IDs a caller passed in ``extra``.
+            attributes.setdefault("parent_id", _MISSING)
+            attributes.setdefault("task_id", _MISSING)
+            return True
         ids = bound()
         if ids is None:
             # Looking for a running task first would cost the main process two exceptions
@@ -77,7 +83,7 @@ def configure(
     process: str,
     *,
     fmt: str | None = None,
-    level: str | None = None,
+    level: str | int | None = None,
     log_dir: str | None = None,
     secret_fields: tuple[str, ...] | None = None,
     redact: bool = True,
@@ -89,41 +95,42 @@ def configure(
     LOG_LEVEL, LOG_DIR and LOG_SECRET_FIELDS (comma-separated). ``redact=False`` leaves
     personal data unmasked: only for processes that never log any (it costs a few
     microseconds per record). Calling it again replaces the handler it installed before.
+
+    The handler formats a copy of each record: the record itself reaches the handlers after
+    it (pytest's capture, an error tracker, a QueueHandler) as it was logged.
     """
     fmt = (fmt or os.environ.get("LOG_FORMAT") or "text").lower()
     if fmt not in ("text", "json"):
         raise ValueError(f"LOG_FORMAT must be 'text' or 'json', not {fmt!r}")
     log_dir = log_dir if log_dir is not None else os.environ.get("LOG_DIR")
-    handler = _make_handler(process, log_dir)
+    handler = _make_handler(process, log_dir, fmt)
     handler.set_name(_HANDLER_NAME)
-    handler.setFormatter(_make_formatter(fmt, handler))
+    redactor = Redactor(secret_fields or _env_secret_fields()) if redact else None
+    handler.setFormatter(RecordFormatter(_make_formatter(fmt, handler), redactor, text=fmt == "text"))
     handler.addFilter(TraceFilter())
-    if redact:
-        handler.addFilter(RedactingFilter(secret_fields or _env_secret_fields(), extras=fmt == "json"))
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)
-    root.setLevel((level or os.environ.get("LOG_LEVEL") or "INFO").upper())
+    root.setLevel(level.upper() if isinstance(level, str) else level or os.environ.get("LOG_LEVEL", "INFO").upper())
     _let_celery_loggers_propagate()
     return handler
 
 
-def _make_handler(process: str, log_dir: str | None) -> logging.Handler:
+def _make_handler(process: str, log_dir: str | None, fmt: str) -> logging.Handler:
     if not log_dir:
         return logging.StreamHandler(sys.stderr)
-    Path(log_dir).mkdir(parents=True, exist_ok=True)
-    return logging.FileHandler(Path(log_dir) / f"{process}.log", encoding="utf-8")
+    return logfiles.open_log(Path(log_dir) / f"{process}.log", fmt)
 
 
 def _make_formatter(fmt: str, handler: logging.Handler) -> logging.Formatter:
     if fmt == "json":
-        return JsonFormatter(JSON_FIELDS, rename_fields={"asctime": "timestamp", "levelname": "level"})
+        return JsonLineFormatter(JSON_FIELDS, rename_fields={"asctime": "timestamp", "levelname": "level"})
     stream = getattr(handler, "stream", None)
     if not isinstance(handler, logging.FileHandler) and stream is not None and stream.isatty():
-        return colorlog.ColoredFormatter("%(log_color)s" + TEXT_FORMAT)
-    return logging.Formatter(TEXT_FORMAT)
+        return ColoredTextFormatter("%(log_color)s" + TEXT_FORMAT)
+    return TextFormatter(TEXT_FORMAT)
 
 
 def _env_secret_fields() -> tuple[str, ...]:
@@ -140,10 +147,28 @@ def _let_celery_loggers_propagate() -> None:
 
 
 def setup_celery_logging(process: str) -> None:
-    """Let threadline, not Celery, configure logging in worker and beat processes."""
+    """Let threadline, not Celery, configure logging in worker and beat processes.
+
+    A ``--loglevel`` given to the worker or beat is honoured; without one, LOG_LEVEL decides.
+    """
     from celery import signals
 
-    def on_setup_logging(**_: Any) -> None:
-        configure(process)
+    def on_setup_logging(loglevel: int | None = None, **_: Any) -> None:
+        configure(process, level=_chosen_level(loglevel))
 
     signals.setup_logging.connect(on_setup_logging, weak=False, dispatch_uid="threadline.logs")
+
+
+def _chosen_level(loglevel: int | None) -> int | None:
+    # Celery passes its --loglevel whether or not the command line gave one (the default is
+    # WARNING): click, which parsed the command line, knows which. Without a command line (a
+    # worker started from code, a pool process started fresh), a level other than Celery's
+    # default was chosen by someone.
+    import click
+    from click.core import ParameterSource
+
+    context = click.get_current_context(silent=True)
+    if context is not None and "loglevel" in context.params:
+        given = context.get_parameter_source("loglevel") not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+        return loglevel if given else None
+    return loglevel if loglevel and loglevel != logging.WARNING else None

@@ -20,9 +20,10 @@ from threadline.http import traced_session
 
 logs.setup_celery_logging(os.environ.get("TL_PROCESS", "caller"))
 
-QUEUE, REMOTE_QUEUE = "caller", "remote"
+# INTERNALS_QUEUE: for the worker of tl_changed (Celery's internals changed).
+QUEUE, REMOTE_QUEUE, INTERNALS_QUEUE = "caller", "remote", "internals"
 app = Celery("tl_caller")
-app.conf.update(celery_config(os.environ["BROKER_URL"], (QUEUE, REMOTE_QUEUE)))
+app.conf.update(celery_config(os.environ["BROKER_URL"], (QUEUE, REMOTE_QUEUE, INTERNALS_QUEUE)))
 app.conf.result_backend = "file://" + os.environ["RESULT_DIR"]
 app.conf.task_routes = {"remote.*": {"queue": REMOTE_QUEUE}}
 app.conf.beat_schedule = {"tick": {"task": "tl_caller.tick", "schedule": 1.0}}
