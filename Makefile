@@ -49,6 +49,7 @@ lint: install
 	$(VENV)/bin/lint-imports
 
 bench: install
+	$(PY) -m pip install -q -r bench/requirements.txt
 	$(PY) bench/tracing_overhead.py
 	$(PY) bench/workflow.py
 	$(PY) bench/file_processing.py

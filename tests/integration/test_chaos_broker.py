@@ -12,10 +12,10 @@ import uuid
 import pytest
 import requests
 
+from devtools.private_rabbit import PrivateRabbit
 from devtools.stack import poll_until
 from tests.integration.conftest import stop_and_check
 from tests.integration.notifications import ADA, ENABLED, FAST_RETRIES, Sandbox, message, wait_settled
-from tests.integration.private_rabbit import PrivateRabbit
 
 pytestmark = pytest.mark.chaos
 
