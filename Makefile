@@ -50,6 +50,8 @@ lint: install
 
 bench: install
 	$(PY) -m pip install -q -r bench/requirements.txt
+	command -v valgrind >/dev/null || { apt-get update -q && apt-get install -y -q valgrind; }
 	$(PY) bench/tracing_overhead.py
+	$(PY) bench/instructions.py
 	$(PY) bench/workflow.py
 	$(PY) bench/file_processing.py

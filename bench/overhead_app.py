@@ -149,14 +149,12 @@ def publish(scenario: str, count: int) -> float:
     task = noop if scenario == "noop" else parent
     if MODE == "otel":
         start_otel()
+    send = (lambda i: task.apply_async((i,), task_id=make_task_id(FLOOR_RID))) if MODE == "floor" else task.delay
     with _as_one_request():
-        task.delay(-1)
+        send(-1)
         started = time.perf_counter()
         for i in range(count - 1):
-            if MODE == "floor":
-                task.apply_async((i,), task_id=make_task_id(FLOOR_RID))
-            else:
-                task.delay(i)
+            send(i)
         return time.perf_counter() - started
 
 
