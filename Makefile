@@ -89,7 +89,10 @@ lint: install
 	$(VENV)/bin/lint-imports
 
 bench: install
+	$(PY) -m pip install -q -r bench/requirements.txt
+	command -v valgrind >/dev/null || { apt-get update -q && apt-get install -y -q valgrind; }
 	$(PY) bench/tracing_overhead.py
+	$(PY) bench/instructions.py
 	$(PY) bench/workflow.py
 	$(PY) bench/file_processing.py
 	$(PY) bench/monitor.py

@@ -1,30 +1,25 @@
-"""What threadline costs a Celery worker: traced/plain ratios on a real RabbitMQ.
+"""What tracing costs a Celery worker: threadline and its peers against plain Celery, side by side.
 
-    .venv/bin/python bench/tracing_overhead.py [--pairs 6] [--tasks 10000] [--parents 3000]
-        [--against traced|floor|control]
+    .venv/bin/python bench/tracing_overhead.py [--pairs 8] [--tasks 10000] [--parents 3000]
+        [--peers traced,redacted,asgi,otel]
 
-For each pair it starts a plain and a traced worker (prefork, 2 processes, in its own RabbitMQ
-vhost) and runs them, back to back and in alternating order, through two scenarios: (a) N no-op
-tasks that each log one line; (b) parents that each publish 3 children, every task logging one
-line. The messages are published first (in a separate process, so threadline's publish hook
-cannot touch the plain run), then the worker starts consuming: drain throughput is tasks /
-(last task line - start of consumption), worker CPU is read from /proc for the worker and its
-pool children. It prints the median pair ratios and writes them into bench/README.md. The
-traced worker logs through threadline without the redaction filter, whose cost per record is
-printed on its own (the issue asks for it separately; add it per record to the traced figures
-for a worker that redacts).
+It starts a RabbitMQ node of its own, so that the node's CPU time counts only the benchmark's
+messages. Each pair starts a new plain worker and a new worker for each peer (prefork, 2
+processes; see overhead_app for how each peer sets itself up), in an order that rotates from
+pair to pair, and runs each of them through two scenarios: (a) N no-op tasks that each log one
+line; (b) parents that each publish 3 children, every task logging one line. The messages are
+published first, in a separate process set up like the worker's publisher, then the worker
+starts consuming. Per run: drain throughput is tasks / (last task line - start of consumption),
+worker CPU per task is read from /proc for the worker and its pool processes, the publish rate
+is messages per second of the publishing loop, and the broker's CPU per message is the node's
+CPU time from the first publish to the last task, over the tasks. It prints each peer's median
+ratios to plain over the pairs and writes one row per peer into bench/README.md, with the
+redaction filter's cost per record.
 
 Each pair gets new worker processes: a worker keeps the speed it starts with (two identical
 plain workers differ by a few percent of CPU per task for their whole life), so pairs of the
-same two processes would not be independent samples.
-
-``--against floor`` puts in the traced worker's place plain Celery that carries what threadline
-carries and does nothing else: task IDs ``<request_id>_<uuid4>`` and log lines with the three ID
-fields, written as constants of threadline's lengths. Its ratios are the part of the cost that
-comes with those bytes, whatever the implementation. ``--against control`` puts a second plain
-worker there: its ratios show how far from 1.0 the method itself strays.
-
-This file is also the worker's app module (``-A tracing_overhead``); BENCH_MODE picks it.
+same processes would not be independent samples. Peers beyond the default: ``control`` (plain
+again: how far from 1.0 the method strays) and ``floor`` (threadline's bytes, none of its code).
 """
 
 from __future__ import annotations
@@ -36,10 +31,12 @@ import json
 import logging
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import timeit
 import uuid
@@ -47,116 +44,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from celery import Celery, signals
-from threadline.ids import make_task_id
+from celery import Celery
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-MODE = os.environ.get("BENCH_MODE", "plain")
-LINE_FORMAT = "%(asctime)s %(levelname)-7s %(process)-6d %(name)s: %(message)s"
-# The floor's request ID: the length of the IDs threadline generates.
-FLOOR_RID = uuid.uuid4().hex
-# No-op tasks each new worker runs before it is measured.
+DEFAULT_PEERS = ("traced", "redacted", "asgi", "otel")
+# No-op tasks each new worker runs before it is measured: the first tasks pay one-time costs.
 WARM_UP = 500
-log = logging.getLogger("bench")
-
-
-def make_app(mode: str) -> Celery:
-    app = Celery("bench")
-    app.conf.update(
-        broker_url=os.environ.get("BENCH_BROKER", "amqp://guest:guest@localhost:5672//"),
-        task_serializer="json",
-        accept_content=["json"],
-        task_ignore_result=True,
-        task_default_queue=f"bench.{mode}",
-        worker_hijack_root_logger=False,
-        worker_redirect_stdouts=False,
-    )
-    if mode == "traced":
-        from threadline import propagation
-
-        propagation.install(app)
-    return app
-
-
-app = make_app(MODE)
-
-
-@app.task(name="bench.noop")
-def noop(i: int) -> None:
-    log.info("noop %s", i)
-
-
-@app.task(name="bench.parent")
-def parent(i: int) -> None:
-    log.info("parent %s", i)
-    for k in range(3):
-        if MODE == "floor":
-            child.apply_async((i, k), task_id=make_task_id(FLOOR_RID))
-        else:
-            child.delay(i, k)
-
-
-@app.task(name="bench.child")
-def child(i: int, k: int) -> None:
-    log.info("child %s.%s", i, k)
-
-
-@signals.setup_logging.connect(weak=False)
-def _setup_logging(**_: Any) -> None:
-    # Both modes write the same Celery lines to a file; the traced one through threadline.
-    path = Path(os.environ["BENCH_LOG"])
-    if MODE == "traced":
-        from threadline import logs
-
-        # Tracing alone: the redaction filter's cost is measured per record on its own.
-        logs.configure(path.stem, fmt="text", log_dir=str(path.parent), redact=False)
-        return
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter(floor_format() if MODE == "floor" else LINE_FORMAT))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    for name in ("celery", "celery.task", "celery.redirected"):
-        logging.getLogger(name).handlers.clear()
-
-
-def floor_format() -> str:
-    # threadline's text format with its three fields as constants: the same bytes per line,
-    # no work per record.
-    from threadline.logs import TEXT_FORMAT
-
-    fields = {"request_id": FLOOR_RID, "task_id": make_task_id(FLOOR_RID), "parent_id": "-"}
-    line = TEXT_FORMAT
-    for name, value in fields.items():
-        line = line.replace(f"%({name})s", value)
-    return line
-
-
-# ---------------------------------------------------------------- publishing (own process)
-
-
-def publish(scenario: str, count: int) -> float:
-    """Publish the scenario's messages; seconds spent publishing."""
-    task = noop if scenario == "noop" else parent
-    task.delay(-1)  # open the connection and declare the queue outside the timing
-    started = time.perf_counter()
-    if MODE == "traced":
-        from threadline.context import request_context
-
-        with request_context():
-            for i in range(count - 1):
-                task.delay(i)
-    elif MODE == "floor":
-        for i in range(count - 1):
-            task.apply_async((i,), task_id=make_task_id(FLOOR_RID))
-    else:
-        for i in range(count - 1):
-            task.delay(i)
-    return time.perf_counter() - started
-
-
-# ---------------------------------------------------------------- the driver
+# The ratios per peer, other/plain except CPU (plain/other): for each, 1.0 means free.
+KEYS = ("throughput", "cpu_per_task", "publish_rate", "broker_per_task")
 
 
 class Worker:
@@ -169,20 +65,12 @@ class Worker:
         self.hostname = f"{mode}-{uuid.uuid4().hex[:6]}@bench"
         self.log.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tracing_overhead", "worker", "-P", "prefork", "-c", "2",
+            [sys.executable, "-m", "celery", "-A", "overhead_app", "worker", "-P", "prefork", "-c", "2",
              "-Q", f"bench.{mode}.idle", "-n", self.hostname, "-l", "INFO", "--without-gossip",
              "--without-mingle", "--without-heartbeat"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         wait_for(lambda: self.log.exists() and b" ready." in self.log.read_bytes(), f"{mode} worker ready", 120)
-
-    def cpu_seconds(self) -> float:
-        pids = [self.proc.pid, *children(self.proc.pid)]
-        ticks = 0
-        for pid in pids:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         pids = [self.proc.pid, *children(self.proc.pid)]
@@ -197,9 +85,23 @@ class Worker:
                 os.kill(pid, 9)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user and system) of process ``pid`` and all its descendants."""
+    ticks, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            pending.extend(children(current))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        return [int(p) for p in path.read_text().split()]
+    return []
 
 
 def wait_for(check: Any, what: str, timeout: float) -> None:
@@ -210,18 +112,20 @@ def wait_for(check: Any, what: str, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def run_once(driver: Celery, worker: Worker, scenario: str, count: int) -> dict[str, float]:
-    """Publish, then let the worker drain; throughput, CPU per task and publish rate."""
+def run_once(driver: Celery, broker_pid: int, worker: Worker, scenario: str, count: int) -> dict[str, float]:
+    """Publish, then let the worker drain; its figures (see the module's docstring)."""
+    tasks = count * (4 if scenario == "fanout" else 1)
+    broker0 = tree_cpu_seconds(broker_pid)
     out = subprocess.run(
         [sys.executable, __file__, "--publish", scenario, str(count)],
-        env={**os.environ, "BENCH_MODE": worker.mode, "BENCH_BROKER": driver.conf.broker_url},
+        env={**os.environ, "BENCH_MODE": worker.mode, "BENCH_BROKER": driver.conf.broker_url,
+             "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])},
         check=True, capture_output=True, text=True,
     )
     publish_seconds = float(out.stdout.strip())
-    tasks = count * (4 if scenario == "fanout" else 1)
     marker = b"] succeeded in "
     offset = worker.log.stat().st_size
-    cpu0, start = worker.cpu_seconds(), time.time()
+    cpu0, start = tree_cpu_seconds(worker.proc.pid), time.time()
     driver.control.add_consumer(f"bench.{worker.mode}", destination=[worker.hostname], reply=True)
     seen, tail = 0, b""
     deadline = time.monotonic() + 900
@@ -238,9 +142,11 @@ def run_once(driver: Celery, worker: Worker, scenario: str, count: int) -> dict[
             else:
                 time.sleep(0.05)
     end = last_timestamp(tail)
-    cpu = worker.cpu_seconds() - cpu0
+    cpu = tree_cpu_seconds(worker.proc.pid) - cpu0
+    broker = tree_cpu_seconds(broker_pid) - broker0
     driver.control.cancel_consumer(f"bench.{worker.mode}", destination=[worker.hostname], reply=True)
-    return {"throughput": tasks / (end - start), "cpu_per_task": cpu / tasks, "publish_rate": count / publish_seconds}
+    return {"throughput": tasks / (end - start), "cpu_per_task": cpu / tasks,
+            "publish_rate": (count - 1) / publish_seconds, "broker_per_task": broker / tasks}
 
 
 def last_timestamp(tail: bytes) -> float:
@@ -284,100 +190,118 @@ def per_record_us(step: Callable[[logging.LogRecord], object], records: list[log
 
 
 def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    from overhead_app import MODES
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=6)
+    parser.add_argument("--pairs", type=int, default=8)
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--parents", type=int, default=3_000)
-    parser.add_argument("--against", choices=("traced", "floor", "control"), default="traced",
-                        help="what to compare with plain Celery (floor: threadline's bytes and no code; "
-                        "control: plain Celery again)")
+    parser.add_argument("--peers", default=",".join(DEFAULT_PEERS),
+                        help=f"comma-separated, each compared with plain Celery: {', '.join(MODES[1:])}")
     parser.add_argument("--publish", nargs=2, metavar=("SCENARIO", "COUNT"), help=argparse.SUPPRESS)
     opts = parser.parse_args()
-    # A plain `kill` must still stop the workers and remove the vhost (the finally below).
+    # A plain `kill` must still stop the workers and the node (the finally blocks).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if opts.publish:
+        from overhead_app import publish
+
         print(publish(opts.publish[0], int(opts.publish[1])))
         return
+    opts.peers = opts.peers.split(",")
+    if unknown := set(opts.peers) - set(MODES[1:]):
+        parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
     if opts.pairs < 6 or opts.tasks < 10_000 or opts.parents < 3_000:
         parser.error("the method needs --pairs >= 6, --tasks >= 10000, --parents >= 3000")
-    sys.path.insert(0, str(ROOT))
-    from devtools import rabbit
+    from devtools.private_rabbit import PrivateRabbit
 
-    vhost = f"threadline-bench-{uuid.uuid4().hex[:8]}"
-    rabbit.add_vhost(vhost)
     log_dir = Path(os.environ.get("BENCH_LOG_DIR") or ROOT / "logs" / "bench")
     log_dir.mkdir(parents=True, exist_ok=True)
-    broker = f"amqp://guest:guest@localhost:5672/{vhost}"
+    base = Path(tempfile.mkdtemp(prefix="threadline-bench-"))
+    node = PrivateRabbit(base / "rabbit")
+    # Erlang's schedulers spin while they wait for work, which /proc counts as CPU time; without
+    # spinning the node's CPU time is the work the messages cost it.
+    node.env["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "+sbwt none +sbwtdcpu none +sbwtdio none"
     try:
-        driver = make_app("driver")
-        driver.conf.broker_url = broker
-        results = run_pairs(driver, broker, log_dir, opts)
+        node.start()
+        assert node.process is not None
+        driver = Celery("driver", broker=node.url)
+        results = run_pairs(driver, node.process.pid, node.url, log_dir, opts)
     finally:
-        rabbit.delete_vhost(vhost)
-    report(results, redaction_cost() if opts.against == "traced" else {}, opts)
+        node.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    report(results, redaction_cost(), opts)
 
 
-def run_pairs(
-    driver: Celery, broker: str, log_dir: Path, opts: argparse.Namespace
-) -> dict[str, list[dict[str, float]]]:
-    ratios: dict[str, list[dict[str, float]]] = {"noop": [], "fanout": []}
-    other = opts.against
+Results = dict[str, dict[str, list[dict[str, float]]]]  # peer -> scenario -> one dict per pair
+
+
+def run_pairs(driver: Celery, broker_pid: int, broker: str, log_dir: Path, opts: argparse.Namespace) -> Results:
+    modes = ["plain", *opts.peers]
+    ratios: Results = {peer: {"noop": [], "fanout": []} for peer in opts.peers}
     for pair in range(opts.pairs):
-        order = ("plain", other) if pair % 2 == 0 else (other, "plain")
+        shift = pair % len(modes)
+        order = modes[shift:] + modes[:shift]
         workers: dict[str, Worker] = {}
         try:
             for mode in order:
                 workers[mode] = Worker(mode, broker, log_dir)
-                run_once(driver, workers[mode], "noop", WARM_UP)  # first tasks pay one-time costs
+                run_once(driver, broker_pid, workers[mode], "noop", WARM_UP)
             for scenario, count in (("noop", opts.tasks), ("fanout", opts.parents)):
-                runs = {mode: run_once(driver, workers[mode], scenario, count) for mode in order}
-                ratio = {key: runs[other][key] / runs["plain"][key] for key in runs["plain"]}
-                ratios[scenario].append(ratio)
-                print(f"pair {pair + 1} {scenario:6}", " ".join(f"{k}={v:.3f}" for k, v in ratio.items()),
-                      f"(plain {runs['plain']['throughput']:.0f}/s, {other} {runs[other]['throughput']:.0f}/s)",
-                      flush=True)
+                runs = {mode: run_once(driver, broker_pid, workers[mode], scenario, count) for mode in order}
+                plain = runs["plain"]
+                print(f"pair {pair + 1} {scenario:6} plain {plain['throughput']:.0f}/s, "
+                      f"broker {plain['broker_per_task'] * 1e6:.0f} us/msg", flush=True)
+                for peer in opts.peers:
+                    ratio = {key: runs[peer][key] / plain[key] for key in KEYS}
+                    ratio["broker_us"] = runs[peer]["broker_per_task"] * 1e6
+                    ratio["plain_broker_us"] = plain["broker_per_task"] * 1e6
+                    ratios[peer][scenario].append(ratio)
+                    print(f"    {peer:9}", " ".join(f"{k}={ratio[k]:.3f}" for k in KEYS),
+                          f"({runs[peer]['throughput']:.0f}/s, broker {ratio['broker_us']:.0f} us/msg)", flush=True)
         finally:
             for worker in workers.values():
                 worker.stop()
     return ratios
 
 
-def report(ratios: dict[str, list[dict[str, float]]], cost: dict[str, float], opts: argparse.Namespace) -> None:
+def report(ratios: Results, cost: dict[str, float], opts: argparse.Namespace) -> None:
     medians = {
-        scenario: {key: statistics.median(r[key] for r in rows) for key in rows[0]} for scenario, rows in ratios.items()
+        peer: {scenario: {key: statistics.median(r[key] for r in rows) for key in rows[0]}
+               for scenario, rows in by_scenario.items()}
+        for peer, by_scenario in ratios.items()
     }
-    print(json.dumps({"pairs": opts.pairs, f"median_{opts.against}_over_plain": medians, "filters": cost}, indent=2))
-    cells = []
-    for scenario, m in medians.items():
-        # CPU per task: plain/other, so that like the others 1.0 means free, lower costs more.
-        cells.append(f"{scenario}: thr {m['throughput']:.3f}, cpu {1 / m['cpu_per_task']:.3f}, "
-                     f"pub {m['publish_rate']:.3f}")
-    figures = "; ".join(cells)
-    if cost:
-        figures += (
-            f"; redaction {cost['redact_plain_us']:.1f} us/record ({cost['redact_pii_us']:.1f} with PII), "
-            f"trace filter {cost['trace_filter_us']:.1f} us/record"
-        )
-    name, against = "tracing_overhead.py", ""
-    if opts.against != "traced":
-        name, against = f"tracing_overhead.py, {opts.against}", f" --against {opts.against}"
+    print(json.dumps({"pairs": opts.pairs, "median_over_plain": medians, "filters_us_per_record": cost}, indent=2))
     command = (f"`.venv/bin/python bench/tracing_overhead.py --pairs {opts.pairs} --tasks {opts.tasks} "
-               f"--parents {opts.parents}{against}`")
-    write_row(name, command, figures)
+               f"--parents {opts.parents} --peers {','.join(opts.peers)}`")
+    for peer, by_scenario in medians.items():
+        cells = []
+        for scenario, m in by_scenario.items():
+            # CPU: plain/other, so that like the others 1.0 means free and lower costs more.
+            cells.append(f"{scenario}: thr {m['throughput']:.3f}, cpu {1 / m['cpu_per_task']:.3f}, "
+                         f"pub {m['publish_rate']:.3f}, broker {m['plain_broker_us']:.0f} -> "
+                         f"{m['broker_us']:.0f} us/msg")
+        figures = "; ".join(cells)
+        if peer == "redacted":
+            figures += (f"; redaction {cost['redact_plain_us']:.1f} us/record "
+                        f"({cost['redact_pii_us']:.1f} with PII)")
+        elif peer == "traced":
+            figures += f"; trace filter {cost['trace_filter_us']:.1f} us/record"
+        write_row(f"tracing_overhead.py: {peer}", command, figures)
 
 
 def write_row(name: str, command: str, figures: str) -> None:
     readme = HERE / "README.md"
-    header = (
-        "# Benchmarks\n\nEach benchmark prints its figures and writes its row here.\n\n"
-        "| benchmark | command | figures (median traced/plain; 1.0 = free) | measured |\n|---|---|---|---|\n"
-    )
-    text = readme.read_text() if readme.exists() else header
+    text = readme.read_text()
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     row = f"| {name} | {command} | {figures} | {machine}, {datetime.date.today().isoformat()} |"
-    lines = [row if line.startswith(f"| {name} ") else line for line in text.splitlines()]
+    lines = [row if line.startswith(f"| {name} |") else line for line in text.splitlines()]
     if row not in lines:
-        lines.append(row)
+        # At the end of the first table, the one of every benchmark's rows.
+        end = next(i for i, line in enumerate(lines) if line.startswith("| "))
+        while end < len(lines) and lines[end].startswith("|"):
+            end += 1
+        lines.insert(end, row)
     readme.write_text("\n".join(lines) + "\n")
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
+from threadline import ids
 from threadline.ids import (
     is_valid_request_id,
     make_task_id,
+    new_request_id,
     request_id_for_task,
     request_id_from_task_id,
     request_id_or_new,
@@ -35,12 +38,42 @@ def test_anything_else_is_never_returned_raw(value: object) -> None:
         assert char not in result
 
 
-@given(VALID)
+SUFFIX = re.compile(r"[-.0-9A-Za-z]{20}")
+# Request IDs that end like a task ID of either form: parsing must still split at the suffix.
+SUFFIX_LIKE = st.one_of(st.from_regex(SUFFIX, fullmatch=True), st.uuids().map(str))
+TRICKY = st.one_of(VALID, st.builds(lambda a, b: f"{a}_{b}"[:64], VALID, SUFFIX_LIKE))
+
+
+@given(TRICKY)
 def test_task_ids_parse_back_to_their_request_id(rid: str) -> None:
-    assert request_id_from_task_id(make_task_id(rid)) == rid
+    task_id = make_task_id(rid)
+    assert request_id_from_task_id(task_id) == rid
+    assert task_id.startswith(f"{rid}_") and SUFFIX.fullmatch(task_id[len(rid) + 1:])
+
+
+@given(TRICKY)
+def test_task_ids_made_before_the_short_suffix_still_parse(rid: str) -> None:
+    assert request_id_from_task_id(f"{rid}_{uuid.uuid4()}") == rid
+
+
+def test_generated_ids_are_short_and_a_task_id_is_no_longer_than_celerys() -> None:
+    rid = new_request_id()
+    assert re.fullmatch(r"[0-9a-v]{16}", rid)
+    # A plain Celery task ID is str(uuid4()), 36 characters; RabbitMQ's cost grows with them.
+    assert len(make_task_id(rid)) == 37 and is_valid_request_id(make_task_id(rid))
+    assert len({new_request_id() for _ in range(10_000)}) == 10_000
+    assert len({make_task_id(rid) for _ in range(10_000)}) == 10_000
+
+
+def test_task_ids_sort_in_the_order_they_were_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter(range(1_700_000_000_000, 1_700_000_000_000 + 1_000_000_000 * 50, 1_000_000))
+    monkeypatch.setattr(ids.time, "time_ns", lambda: next(clock))
+    made = [make_task_id("demo-42") for _ in range(50)]
+    assert sorted(made) == made
 
 
 @given(st.text())
+@example("a_b_" + "0" * 20)
 def test_parsing_never_yields_an_invalid_id(task_id: str) -> None:
     parsed = request_id_from_task_id(task_id)
     assert parsed is None or (is_valid_request_id(parsed) and task_id.startswith(parsed + "_"))

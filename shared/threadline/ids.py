@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import os
 import re
-import uuid
+import time
 
 # The message header that carries the request ID from publisher to worker.
 HEADER = "request_id"
 DEFAULT_PATTERN = r"[A-Za-z0-9._-]{1,64}"
-# The form str(uuid.uuid4()) takes; a regex match costs a fraction of parsing a UUID.
-_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-# What follows the request ID in a task ID: "_" and the UUID.
-_SUFFIX_LENGTH = 37
+# A task ID's suffix: 48 bits of milliseconds since the epoch and 72 random bits, 15 bytes in
+# base64 with an alphabet in ASCII order, 20 characters. Unique unless 2**36 IDs are made in one
+# millisecond, and sorted as text it is sorted by time. Its alphabet is the request ID's without
+# "_", so a task ID stays a valid request ID (up to the length limit) and its request ID is what
+# precedes its last "_". base64 because binascii encodes in C: a suffix costs 5.6k instructions
+# where base64.b32hexencode (pure Python) costs 21k, as much as str(uuid.uuid4()).
+_SUFFIX_ALPHABET = b"-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_IN_ORDER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", _SUFFIX_ALPHABET)
+# The suffix's length, and that of task IDs made before it was this short, str(uuid.uuid4()):
+# messages published then (retries, a queue drained after an upgrade) keep their request ID.
+_SUFFIX_LENGTHS = (20, 36)
 
-
-def _compile(pattern: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    # A request ID, and a whole task ID in one match: a worker parses every task's ID. The
-    # suffix has a fixed length, so the request ID is what precedes it.
-    return re.compile(pattern), re.compile(f"(?:{pattern})_{_UUID}")
-
-
-_pattern, _task_id = _compile(DEFAULT_PATTERN)
+_pattern = re.compile(DEFAULT_PATTERN)
 
 
 def set_pattern(pattern: str) -> None:
@@ -30,8 +33,8 @@ def set_pattern(pattern: str) -> None:
     Whatever the pattern, it must exclude whitespace, control characters and quotes: the
     value is written to log lines and headers as it is.
     """
-    global _pattern, _task_id
-    _pattern, _task_id = _compile(pattern)
+    global _pattern
+    _pattern = re.compile(pattern)
 
 
 def is_valid_request_id(value: object) -> bool:
@@ -40,8 +43,14 @@ def is_valid_request_id(value: object) -> bool:
 
 
 def new_request_id() -> str:
-    """A fresh request ID: 32 hex characters."""
-    return uuid.uuid4().hex
+    """A fresh request ID: 80 random bits, 16 characters of ``[0-9a-v]``.
+
+    Short, because each task ID repeats it and RabbitMQ's work per message grows with the IDs a
+    message carries (its ``id``, ``root_id``, ``parent_id`` and correlation ID); lower case and
+    digits, because people type and grep it. Task IDs stay unique on their own; two workflows
+    share a generated request ID with a chance of 4 in 10**7 after a billion of them.
+    """
+    return base64.b32hexencode(os.urandom(10)).decode("ascii").lower()
 
 
 def request_id_or_new(value: object) -> str:
@@ -50,15 +59,26 @@ def request_id_or_new(value: object) -> str:
 
 
 def make_task_id(request_id: str) -> str:
-    """A task ID of the form ``<request_id>_<uuid4>``: Flower's search by request ID finds it."""
-    return f"{request_id}_{uuid.uuid4()}"
+    """A task ID ``<request_id>_<suffix>``, the suffix 20 characters of ``[-.0-9A-Za-z]``,
+    unique on its own and ordered by time: Flower's search by request ID finds the workflow,
+    and sorting by ID lists its tasks in the order they were published."""
+    raw = (time.time_ns() // 1_000_000).to_bytes(6, "big") + os.urandom(9)
+    return f"{request_id}_{binascii.b2a_base64(raw, newline=False).translate(_IN_ORDER).decode('ascii')}"
 
 
 def request_id_from_task_id(task_id: object) -> str | None:
-    """The request ID a task ID of the form ``<request_id>_<uuid4>`` starts with, else None."""
-    if not isinstance(task_id, str) or _task_id.fullmatch(task_id) is None:
+    """The request ID a task ID ``<request_id>_<suffix>`` starts with (see make_task_id; also
+    an earlier ``<request_id>_<uuid4>``): what precedes the last ``_`` when a suffix's length
+    follows it and it is a valid request ID; else None."""
+    if not isinstance(task_id, str):
         return None
-    return task_id[:-_SUFFIX_LENGTH]
+    # Neither suffix contains "_", so the request ID, which may, is all before the last one. A
+    # split and a length, not one regex over the whole ID, which backtracks from its end: the
+    # worker's main process parses every task's ID, in 3.9k instructions instead of 7k.
+    request_id, _, suffix = task_id.rpartition("_")
+    if len(suffix) not in _SUFFIX_LENGTHS or _pattern.fullmatch(request_id) is None:
+        return None
+    return request_id
 
 
 def request_id_for_task(task_id: object, header: object) -> str:

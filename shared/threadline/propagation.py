@@ -2,7 +2,8 @@
 
 ``install(app)`` is all an app needs. It
 
-- gives tasks published without an explicit ID a task ID ``<request_id>_<uuid4>``;
+- gives tasks published without an explicit ID a task ID ``<request_id>_<suffix>``
+  (``ids.make_task_id``);
 - writes the validated request ID into every message whose task ID does not start with it
   (header ``request_id``);
 - binds a task's IDs while it runs, so every log line carries them, and lets the worker's

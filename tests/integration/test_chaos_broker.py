@@ -13,6 +13,7 @@ import uuid
 import pytest
 import requests
 
+from devtools.private_rabbit import PrivateRabbit
 from devtools.stack import poll_until
 from tests.integration.conftest import stop_and_check
 from tests.integration.notifications import (
@@ -24,7 +25,6 @@ from tests.integration.notifications import (
     message,
     wait_settled,
 )
-from tests.integration.private_rabbit import PrivateRabbit
 from tests.integration.test_files import upload, wait_finished
 
 pytestmark = pytest.mark.chaos

@@ -88,4 +88,4 @@ def test_ill_formed_request_id_is_replaced_not_echoed(stack):
 def test_request_without_id_gets_one(stack):
     response = post_message(stack, "")
 
-    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
+    assert re.fullmatch(r"[0-9a-v]{16}", response.headers["X-Request-ID"])
