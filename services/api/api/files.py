@@ -8,6 +8,7 @@ header is first checked by the processor while the client waits (see ``HeaderChe
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from api.callbacks import file_failed, file_processed, file_progress
 from api.celery_app import CALLBACK_QUEUE
 from api.db import File, get_or_404
 from api.errors import ApiError
+from api.requests_json import check_text
 
 log = logging.getLogger(__name__)
 bp = Blueprint("files", __name__, url_prefix="/api/files")
@@ -40,17 +42,27 @@ class HeaderCheck:
     reply queue, so no result store runs beside the broker, and the callback workflow keeps
     storing no results at all. The task expires with the wait, so a processor that comes back
     later does not check a file nobody waits for.
+
+    Each thread of a gunicorn gthread worker gets a client of its own: the rpc:// backend
+    reads its reply queue on one connection, which threads cannot share.
     """
 
     def __init__(self, broker_url: str, backend_url: str, timeout: int) -> None:
         self.timeout = timeout
-        self.client = Celery("api-header-check", set_as_current=False)
-        self.client.conf.update(celery_config(broker_url, ("processor",)))
-        self.client.conf.update(result_backend=backend_url, task_routes={"processor.*": {"queue": "processor"}})
-        propagation.install(self.client)
+        self.broker_url, self.backend_url = broker_url, backend_url
+        self._local = threading.local()
+
+    def _client(self) -> Celery:
+        client: Celery | None = getattr(self._local, "client", None)
+        if client is None:
+            client = Celery("api-header-check", set_as_current=False)
+            client.conf.update(celery_config(self.broker_url, ("processor",)))
+            client.conf.update(result_backend=self.backend_url, task_routes={"processor.*": {"queue": "processor"}})
+            self._local.client = propagation.install(client)
+        return client
 
     def __call__(self, path: str) -> list[str]:
-        result = self.client.send_task("processor.check_header", args=[path], expires=self.timeout)
+        result = self._client().send_task("processor.check_header", args=[path], expires=self.timeout)
         try:
             answer = result.get(timeout=self.timeout, propagate=False)
         except ResultTimeout:
@@ -99,6 +111,7 @@ def _store_upload() -> tuple[Path, str]:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ApiError(400, "Send the CSV as multipart form field 'file', with a file name")
+    check_text(upload.filename, "The file name")
     is_csv_name = upload.filename.lower().endswith(".csv")
     if upload.mimetype not in CSV_TYPES and not (upload.mimetype == GENERIC_TYPE and is_csv_name):
         raise ApiError(415, f"Expected a CSV file (text/csv), not {upload.mimetype or 'no content type'}")

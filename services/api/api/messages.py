@@ -11,7 +11,7 @@ from api import outbox
 from api.db import Message, get_or_404
 from api.delivery_states import channel_states
 from api.errors import ApiError
-from api.requests_json import field, json_body
+from api.requests_json import field, identifier, json_body
 
 log = logging.getLogger(__name__)
 bp = Blueprint("messages", __name__, url_prefix="/api/message")
@@ -22,7 +22,7 @@ MAX_TEXT = 10_000
 def create_message():  # type: ignore[no-untyped-def]
     settings = current_app.extensions["settings"]
     data = json_body(settings.max_body_bytes)
-    sender, recipient = field(data, "sender", int), field(data, "recipient", int)
+    sender, recipient = identifier(data, "sender"), identifier(data, "recipient")
     body = field(data, "body", str)
     if not body.strip() or len(body) > MAX_TEXT:
         raise ApiError(422, f"Field body must hold 1 to {MAX_TEXT} characters")

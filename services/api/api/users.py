@@ -20,6 +20,7 @@ FORMATS = {
     "phone": re.compile(r"\+[1-9][0-9]{6,14}"),
     "device_token": re.compile(r"[A-Za-z0-9:_.-]{1,255}"),
 }
+USERS = User.__table__
 FORMAT_HINTS = {"email": "an e-mail address", "phone": "an E.164 number such as +15550100", "device_token": "a token"}
 
 
@@ -75,6 +76,9 @@ def _address(data: dict[str, Any], key: str) -> str | None:
     if data.get(key) is None:
         return None
     value = field(data, key, str)
+    limit = USERS.c[key].type.length
+    if len(value) > limit:
+        raise ApiError(422, f"Field {key} must hold at most {limit} characters")
     if not FORMATS[key].fullmatch(value):
         raise ApiError(422, f"Field {key} must be {FORMAT_HINTS[key]}")
     return value
