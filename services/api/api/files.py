@@ -21,7 +21,7 @@ from threadline import current, propagation
 from threadline.callbacks import remote_errback
 from threadline.conf import celery_config
 
-from api.callbacks import file_failed, file_processed, file_progress
+from api.callbacks import file_failed, file_processed, file_progress, finite_numbers
 from api.celery_app import CALLBACK_QUEUE
 from api.db import File, get_or_404
 from api.errors import ApiError
@@ -151,7 +151,7 @@ def get_file(file_id: int):  # type: ignore[no-untyped-def]
         "request_id": record.request_id,
         "status": record.status,
         "progress": {"rows": record.rows_done, "percent": record.percent},
-        "result": record.result,
+        "result": finite_numbers(record.result),
         "error": record.error,
     }
     return jsonify(body)
