@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 TASK = "notifier.send_notification"
 # A failed publish must not hold a request for long: the relay will do it.
 RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+# Nor may a broker that takes the message but does not confirm it (a memory or disk alarm
+# blocks its publishers): each attempt waits this long for the confirm.
+CONFIRM_TIMEOUT_SECONDS = 2
 MESSAGES, USERS = Message.__table__, User.__table__
 # Built once: SQLAlchemy then compiles each statement once per process, not once per request.
 SENDER_AND_RECIPIENT = select(USERS).where(or_(USERS.c.id == bindparam("sender"), USERS.c.id == bindparam("recipient")))
@@ -69,8 +72,16 @@ def task_arguments(message_id: int, recipient: int, user: Any, body: str) -> lis
 def publish(celery: Celery, message_id: int, arguments: list[Any]) -> bool:
     """Publish one committed message; False (and logged) when the broker failed."""
     try:
-        # Personal data stays out of Flower and of the lines Celery logs about the task.
-        celery.send_task(TASK, args=arguments, argsrepr="[redacted]", retry=True, retry_policy=RETRY_POLICY)
+        with celery.producer_or_acquire() as producer:
+            try:
+                # Personal data stays out of Flower and of the lines Celery logs about the task.
+                celery.send_task(TASK, args=arguments, argsrepr="[redacted]", retry=True, retry_policy=RETRY_POLICY,
+                                 confirm_timeout=CONFIRM_TIMEOUT_SECONDS, producer=producer)
+            except Exception:
+                # A broker that blocks the connection would not answer its close either: the
+                # pool's graceful close would wait forever. Drop the connection without it.
+                producer.connection.collect()
+                raise
     except Exception as exc:
         log.warning("Message %s not published yet (%s); the outbox relay will publish it", message_id, exc)
         return False
