@@ -98,7 +98,9 @@ class JsonErrors:
 
 
 class SyncWorker(JsonErrors, _SyncWorker):
-    """gunicorn's sync worker with JSON error answers."""
+    """gunicorn's sync worker with JSON error answers. With ``threads`` above 1, gunicorn
+    replaces every worker class named ``*SyncWorker`` by its own gthread worker: use
+    ``ThreadWorker`` then."""
 
 
 class ThreadWorker(JsonErrors, _ThreadWorker):

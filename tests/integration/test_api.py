@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import urllib.error
 import urllib.request
 import uuid
@@ -166,3 +168,14 @@ def test_over_limit_bodies_get_a_readable_413_from_ordinary_clients(api):
         assert "larger than" in response.json()["error"], client
         assert response.headers["X-Request-ID"], client
     assert refused.value.code == 413 and "larger than" in json.loads(refused.value.read())["error"]
+
+
+def test_requests_gunicorn_refuses_get_a_json_error_with_a_request_id(api):
+    """Answered by the API's worker class before the app runs: JSON and an ID all the same."""
+    with socket.create_connection(("127.0.0.1", int(api.env["API_PORT"])), timeout=30) as sock:
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Request-ID: \x1b[2J\r\n\r\n")
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        body = response.read()
+    assert response.status == 400 and response.getheader("Content-Type") == "application/json"
+    assert json.loads(body)["error"] and response.getheader("X-Request-ID")

@@ -20,6 +20,7 @@ from flask.blueprints import BlueprintSetupState
 from threadline import current, propagation
 from threadline.callbacks import remote_errback
 from threadline.conf import celery_config
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.callbacks import file_failed, file_processed, file_progress, finite_numbers
 from api.celery_app import CALLBACK_QUEUE
@@ -106,9 +107,14 @@ def _store_upload() -> tuple[Path, str]:
     settings = current_app.extensions["settings"]
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "Send the CSV as multipart/form-data, in form field 'file'")
+    too_large = ApiError(413, f"The upload is larger than {settings.max_upload_bytes} bytes")
     if request.content_length is not None and request.content_length > settings.max_upload_bytes:
-        raise ApiError(413, f"The upload is larger than {settings.max_upload_bytes} bytes")
-    upload = request.files.get("file")
+        raise too_large
+    try:
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        # A chunked body announces no length: the limit is met while it is read.
+        raise too_large from None
     if upload is None or not upload.filename:
         raise ApiError(400, "Send the CSV as multipart form field 'file', with a file name")
     check_text(upload.filename, "The file name")

@@ -1,0 +1,116 @@
+"""A stack with a small upload limit and two API processes: chunked uploads meet the limit, and
+slow uploads or synchronous header checks hold a thread each, never the whole API."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from celery import Celery
+
+from devtools.stack import Stack, poll_until
+from tests.integration.test_files import upload
+from tests.integration.test_security import listening_addresses
+
+LIMIT = 200_000
+# More slow clients than the API has processes (a sync worker each would be stalled).
+SLOW_CLIENTS = 6
+BOUNDARY = "threadline-test"
+
+
+@pytest.fixture(scope="module")
+def small_stack(start_stack) -> Stack:  # type: ignore[no-untyped-def]
+    # FLOWER_HOST empty: Flower is not told where to listen, and must stay on localhost.
+    return start_stack(API_MAX_UPLOAD_BYTES=str(LIMIT), API_WORKERS="2", FLOWER_HOST="")
+
+
+def multipart(content: bytes) -> tuple[bytes, bytes]:
+    """The head and the tail of a multipart body around ``content`` in form field 'file'."""
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n"
+            "Content-Type: text/csv\r\n\r\n").encode()
+    return head, f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+def chunked_upload(stack: Stack, content: bytes) -> requests.Response:
+    head, tail = multipart(content)
+    chunks = iter([head, *(content[i:i + 16_384] for i in range(0, len(content), 16_384)), tail])
+    return requests.post(f"{stack.api_url}/api/files/", data=chunks, timeout=60,
+                         headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+
+
+def test_chunked_uploads_meet_the_upload_limit(small_stack):
+    store = small_stack.env["FILE_STORE"]
+    row = b"1,2,3\n"
+    small = chunked_upload(small_stack, b"a,b,c\n" + row * 1000)
+    big = chunked_upload(small_stack, b"a,b,c\n" + row * (2 * LIMIT // len(row)))
+
+    assert small.status_code == 202, small.text
+    assert big.status_code == 413 and big.headers["Content-Type"] == "application/json", big.text
+    assert big.json()["error"] == f"The upload is larger than {LIMIT} bytes"
+    stored = [path.name for path in Path(store).glob("*.csv")]
+    assert len(stored) == 1, stored
+
+
+def slow_upload(stack: Stack, seconds: float, done: list[float]) -> None:
+    """An upload whose body trickles in over ``seconds``."""
+    content = b"a,b\n" + b"1,2\n" * 250
+    head, tail = multipart(content)
+    body = head + content + tail
+    with socket.create_connection(("127.0.0.1", int(stack.env["API_PORT"])), timeout=60) as sock:
+        sock.sendall(f"POST /api/files/ HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+                     f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n".encode())
+        pieces = 20
+        for i in range(pieces):
+            sock.sendall(body[i * len(body) // pieces:(i + 1) * len(body) // pieces])
+            time.sleep(seconds / pieces)
+        done.append(float(sock.recv(64).split()[1]))
+
+
+@pytest.fixture
+def processor_paused(small_stack: Stack) -> Iterator[None]:
+    """The stack's processor consumes nothing, so every synchronous header check waits."""
+    app = Celery(broker=small_stack.env["BROKER_URL"], set_as_current=False)
+    names = [name for reply in app.control.ping(timeout=2.0) for name in reply if name.startswith("processor@")]
+    app.control.cancel_consumer("processor", destination=names, reply=True, timeout=10)
+    try:
+        yield
+    finally:
+        app.control.add_consumer("processor", destination=names, reply=True, timeout=10)
+        app.close()
+
+
+def test_slow_uploads_and_waiting_header_checks_do_not_stall_the_api(small_stack, processor_paused):
+    statuses: list[float] = []
+    waiting = [threading.Thread(target=slow_upload, args=(small_stack, 6.0, statuses)) for _ in range(SLOW_CLIENTS)]
+    waiting += [threading.Thread(target=lambda: statuses.append(
+        upload(small_stack, f"it-wait-{uuid.uuid4().hex[:6]}", "a,b\n1,2\n", validate="sync").status_code))
+        for _ in range(SLOW_CLIENTS)]
+    for thread in waiting:
+        thread.start()
+    time.sleep(1)  # every slow client has sent its headers and holds its request open
+    latencies = []
+    for index in range(5):
+        started = time.monotonic()
+        response = requests.post(f"{small_stack.api_url}/api/message/", timeout=30,
+                                 json={"sender": 1, "recipient": 2, "body": f"while stalled {index}"})
+        latencies.append(time.monotonic() - started)
+        assert response.status_code == 202
+    for thread in waiting:
+        thread.join(timeout=60)
+
+    print(f"POST /api/message/ beside {SLOW_CLIENTS} slow uploads and {SLOW_CLIENTS} waiting header checks: "
+          f"max {max(latencies) * 1000:.0f} ms")
+    assert max(latencies) < 1.0, latencies
+    # The slow uploads were accepted; the header checks ran into the processor's absence.
+    assert sorted(statuses) == [202.0] * SLOW_CLIENTS + [504.0] * SLOW_CLIENTS
+
+
+def test_flower_not_told_where_to_listen_stays_on_localhost(small_stack):
+    poll_until(lambda: listening_addresses(int(small_stack.env["FLOWER_PORT"])), "Flower listens")
+    assert listening_addresses(int(small_stack.env["FLOWER_PORT"])) == {"127.0.0.1"}
