@@ -1,8 +1,9 @@
 """gunicorn settings for the API; the environment overrides the defaults.
 
 gthread workers: a slow upload, or a POST /api/files/?validate=sync waiting for the
-processor, holds one thread, not a whole worker (bench/README.md has the figures). The
-worker timeout then only catches a worker whose main loop hangs; a request may take longer.
+processor, holds one thread, not a whole worker (tests/integration/test_slow_clients.py
+measures it; README.md, "Guarantees", has the figures). The worker timeout then only catches
+a worker whose main loop hangs; a request may take longer.
 """
 
 import os
