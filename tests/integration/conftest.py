@@ -14,6 +14,7 @@ import pytest
 from devtools.private_stack import private_vhost, stack_env
 from devtools.stack import Stack, is_alive
 from tests.integration.notifications import FAST_RETRIES, postgres_database
+from tests.integration.private_rabbit import PrivateRabbit
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +55,21 @@ def pg_stack(start_stack) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
         stack = start_stack(DATABASE_URL=url, **FAST_RETRIES)
         yield stack
         stop_and_check(stack)  # before its database and vhost go
+
+
+@pytest.fixture
+def rabbit_and_stack(tmp_path, start_stack):  # type: ignore[no-untyped-def]
+    """A private RabbitMQ node, which the test may stop or alarm, and a stack on it."""
+    node = PrivateRabbit(tmp_path / "rabbit")
+    node.start()
+    stack = None
+    try:
+        stack = start_stack(BROKER_URL=node.url, **FAST_RETRIES)
+        yield node, stack
+    finally:
+        if stack is not None:
+            stop_and_check(stack)
+        node.stop()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -13,25 +13,9 @@ import pytest
 import requests
 
 from devtools.stack import poll_until
-from tests.integration.conftest import stop_and_check
-from tests.integration.notifications import ADA, ENABLED, FAST_RETRIES, Sandbox, message, wait_settled
-from tests.integration.private_rabbit import PrivateRabbit
+from tests.integration.notifications import ADA, ENABLED, Sandbox, message, wait_settled
 
 pytestmark = pytest.mark.chaos
-
-
-@pytest.fixture
-def rabbit_and_stack(tmp_path, start_stack):
-    node = PrivateRabbit(tmp_path / "rabbit")
-    node.start()
-    stack = None
-    try:
-        stack = start_stack(BROKER_URL=node.url, **FAST_RETRIES)
-        yield node, stack
-    finally:
-        if stack is not None:
-            stop_and_check(stack)
-        node.stop()
 
 
 def test_every_accepted_message_is_delivered_exactly_once_across_a_broker_restart(rabbit_and_stack):

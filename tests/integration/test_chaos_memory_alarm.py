@@ -14,8 +14,7 @@ import pytest
 import requests
 
 from devtools.stack import poll_until
-from tests.integration.conftest import stop_and_check
-from tests.integration.notifications import ALAN, FAST_RETRIES, Sandbox
+from tests.integration.notifications import ALAN, Sandbox
 from tests.integration.private_rabbit import PrivateRabbit, _command
 
 pytestmark = pytest.mark.chaos
@@ -34,30 +33,23 @@ def alarm_raised(node: PrivateRabbit) -> bool:
                           capture_output=True, timeout=60).returncode != 0
 
 
-def test_a_post_is_not_held_by_a_broker_under_a_memory_alarm(tmp_path, start_stack):
-    node = PrivateRabbit(tmp_path / "rabbit")
-    node.start()
-    stack = None
-    try:
-        stack = start_stack(BROKER_URL=node.url, **FAST_RETRIES)
-        set_watermark(node, "0")
-        poll_until(lambda: alarm_raised(node), "memory alarm raised", timeout=60)
-        request_id = f"it-alarm-{uuid.uuid4().hex[:8]}"
+def test_a_post_is_not_held_by_a_broker_under_a_memory_alarm(rabbit_and_stack):
+    node, stack = rabbit_and_stack
+    set_watermark(node, "0")
+    poll_until(lambda: alarm_raised(node), "memory alarm raised", timeout=60)
+    request_id = f"it-alarm-{uuid.uuid4().hex[:8]}"
 
-        started = time.monotonic()
-        response = requests.post(f"{stack.api_url}/api/message/", json={"sender": 1, "recipient": ALAN,
-                                 "body": "under alarm"}, headers={"X-Request-ID": request_id}, timeout=60)
-        took = time.monotonic() - started
+    started = time.monotonic()
+    response = requests.post(f"{stack.api_url}/api/message/", json={"sender": 1, "recipient": ALAN,
+                             "body": "under alarm"}, headers={"X-Request-ID": request_id}, timeout=60)
+    took = time.monotonic() - started
 
-        assert response.status_code == 202, response.text
-        assert took < MOST_A_POST_TAKES, f"the POST took {took:.1f} s"
-        set_watermark(node, "0.4")
-        poll_until(lambda: not alarm_raised(node), "memory alarm cleared", timeout=60)
-        message_url = f"{stack.api_url}/api/message/{response.json()['message_id']}"
-        poll_until(lambda: requests.get(message_url, timeout=10).json()["channels"]["email"]["state"] == "sent",
-                   "the message delivered after the alarm", timeout=120)
-        assert Sandbox(stack).deliveries(key=f"message-{response.json()['message_id']}-push")
-    finally:
-        if stack is not None:
-            stop_and_check(stack)
-        node.stop()
+    assert response.status_code == 202, response.text
+    assert took < MOST_A_POST_TAKES, f"the POST took {took:.1f} s"
+    set_watermark(node, "0.4")
+    poll_until(lambda: not alarm_raised(node), "memory alarm cleared", timeout=60)
+    message_id = response.json()["message_id"]
+    message_url = f"{stack.api_url}/api/message/{message_id}"
+    poll_until(lambda: requests.get(message_url, timeout=10).json()["channels"]["email"]["state"] == "sent",
+               "the message delivered after the alarm", timeout=120)
+    assert Sandbox(stack).deliveries(key=f"message-{message_id}-push")

@@ -20,6 +20,7 @@ import pytest
 from celery import Celery
 
 from devtools.stack import ROOT, Stack, descendants, is_alive, poll_until
+from tests.integration.support import processor_paused
 from tests.integration.test_files import csv_rows, file_status, upload, wait_finished
 
 pytestmark = pytest.mark.chaos
@@ -88,16 +89,8 @@ def _answers(broker_url: str, pattern: str) -> bool:
 @pytest.fixture(scope="module")
 def stack_processor_paused(stack: Stack) -> Iterator[None]:
     """While this module runs, the stack's own processor consumes nothing."""
-    app = _control(stack.env["BROKER_URL"])
-    replies = app.control.ping(timeout=2.0)
-    regular = [name for reply in replies for name in reply if name.startswith("processor@")]
-    assert regular, f"the stack's processor does not answer: {replies}"
-    app.control.cancel_consumer("processor", destination=regular, reply=True, timeout=10)
-    try:
+    with processor_paused(stack):
         yield
-    finally:
-        app.control.add_consumer("processor", destination=regular, reply=True, timeout=10)
-        app.close()
 
 
 @pytest.fixture

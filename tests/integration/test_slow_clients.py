@@ -7,14 +7,13 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from celery import Celery
 
 from devtools.stack import Stack, poll_until
+from tests.integration.support import processor_paused
 from tests.integration.test_files import upload
 from tests.integration.test_security import listening_addresses
 
@@ -72,37 +71,25 @@ def slow_upload(stack: Stack, seconds: float, done: list[float]) -> None:
         done.append(float(sock.recv(64).split()[1]))
 
 
-@pytest.fixture
-def processor_paused(small_stack: Stack) -> Iterator[None]:
-    """The stack's processor consumes nothing, so every synchronous header check waits."""
-    app = Celery(broker=small_stack.env["BROKER_URL"], set_as_current=False)
-    names = [name for reply in app.control.ping(timeout=2.0) for name in reply if name.startswith("processor@")]
-    app.control.cancel_consumer("processor", destination=names, reply=True, timeout=10)
-    try:
-        yield
-    finally:
-        app.control.add_consumer("processor", destination=names, reply=True, timeout=10)
-        app.close()
-
-
-def test_slow_uploads_and_waiting_header_checks_do_not_stall_the_api(small_stack, processor_paused):
+def test_slow_uploads_and_waiting_header_checks_do_not_stall_the_api(small_stack):
     statuses: list[float] = []
     waiting = [threading.Thread(target=slow_upload, args=(small_stack, 6.0, statuses)) for _ in range(SLOW_CLIENTS)]
     waiting += [threading.Thread(target=lambda: statuses.append(
         upload(small_stack, f"it-wait-{uuid.uuid4().hex[:6]}", "a,b\n1,2\n", validate="sync").status_code))
         for _ in range(SLOW_CLIENTS)]
-    for thread in waiting:
-        thread.start()
-    time.sleep(1)  # every slow client has sent its headers and holds its request open
     latencies = []
-    for index in range(5):
-        started = time.monotonic()
-        response = requests.post(f"{small_stack.api_url}/api/message/", timeout=30,
-                                 json={"sender": 1, "recipient": 2, "body": f"while stalled {index}"})
-        latencies.append(time.monotonic() - started)
-        assert response.status_code == 202
-    for thread in waiting:
-        thread.join(timeout=60)
+    with processor_paused(small_stack):
+        for thread in waiting:
+            thread.start()
+        time.sleep(1)  # every slow client has sent its headers and holds its request open
+        for index in range(5):
+            started = time.monotonic()
+            response = requests.post(f"{small_stack.api_url}/api/message/", timeout=30,
+                                     json={"sender": 1, "recipient": 2, "body": f"while stalled {index}"})
+            latencies.append(time.monotonic() - started)
+            assert response.status_code == 202
+        for thread in waiting:
+            thread.join(timeout=60)
 
     print(f"POST /api/message/ beside {SLOW_CLIENTS} slow uploads and {SLOW_CLIENTS} waiting header checks: "
           f"max {max(latencies) * 1000:.0f} ms")
