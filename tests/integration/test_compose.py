@@ -49,6 +49,12 @@ def test_images_are_pinned():
 
 
 SECRETS = ("RABBITMQ_PASSWORD", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH")
+
+
+def dry_run(*target: str) -> str:
+    """What ``make`` would run for ``target``, run or not from another make."""
+    return subprocess.run(["make", "--no-print-directory", "-n", *target], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout
 APP_SERVICES = set(procfile())
 
 
@@ -62,8 +68,7 @@ def test_compose_refuses_to_start_without_its_secrets_and_has_no_default_for_the
 
 
 def test_make_up_with_docker_creates_env_with_fresh_secrets_first(tmp_path):
-    recipe = subprocess.run(["make", "-n", "compose-up"], cwd=ROOT, capture_output=True, text=True,
-                            check=True).stdout.splitlines()
+    recipe = dry_run("compose-up").splitlines()
     assert "devtools.envfile" in recipe[0] and recipe[1].startswith("docker compose up")
     created = []
     for name in ("one", "two"):
@@ -91,9 +96,7 @@ def test_every_process_writes_its_log_file_to_the_logs_volume():
         environment = services[name]["environment"]
         assert environment["LOG_DIR"] == "/app/logs", name
         assert "logs:/app/logs" in services[name]["volumes"], name
-    make_grep = subprocess.run(["make", "-n", "grep", "RID=x"], cwd=ROOT, capture_output=True, text=True,
-                               check=True).stdout
-    assert "docker compose cp api:/app/logs/. logs/" in make_grep
+    assert "docker compose cp api:/app/logs/. logs/" in dry_run("grep", "RID=x")
 
 
 def test_published_ports_are_on_localhost_unless_told_otherwise():
