@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from celery import Celery
 
 from devtools.stack import Stack, poll_until
 from tests.integration.support import processor_paused
@@ -56,8 +57,8 @@ def test_chunked_uploads_meet_the_upload_limit(small_stack):
     assert len(stored) == 1, stored
 
 
-def slow_upload(stack: Stack, seconds: float, done: list[float]) -> None:
-    """An upload whose body trickles in over ``seconds``."""
+def slow_upload(stack: Stack, seconds: float, done: list[int], sending: threading.Semaphore) -> None:
+    """An upload whose body trickles in over ``seconds``; ``sending`` is released once it began."""
     content = b"a,b\n" + b"1,2\n" * 250
     head, tail = multipart(content)
     body = head + content + tail
@@ -65,15 +66,18 @@ def slow_upload(stack: Stack, seconds: float, done: list[float]) -> None:
         sock.sendall(f"POST /api/files/ HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
                      f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n".encode())
         pieces = 20
+        sending.release()
         for i in range(pieces):
             sock.sendall(body[i * len(body) // pieces:(i + 1) * len(body) // pieces])
             time.sleep(seconds / pieces)
-        done.append(float(sock.recv(64).split()[1]))
+        done.append(int(sock.recv(64).split()[1]))
 
 
 def test_slow_uploads_and_waiting_header_checks_do_not_stall_the_api(small_stack):
-    statuses: list[float] = []
-    waiting = [threading.Thread(target=slow_upload, args=(small_stack, 6.0, statuses)) for _ in range(SLOW_CLIENTS)]
+    statuses: list[int] = []
+    sending = threading.Semaphore(0)
+    waiting = [threading.Thread(target=slow_upload, args=(small_stack, 6.0, statuses, sending))
+               for _ in range(SLOW_CLIENTS)]
     waiting += [threading.Thread(target=lambda: statuses.append(
         upload(small_stack, f"it-wait-{uuid.uuid4().hex[:6]}", "a,b\n1,2\n", validate="sync").status_code))
         for _ in range(SLOW_CLIENTS)]
@@ -81,7 +85,10 @@ def test_slow_uploads_and_waiting_header_checks_do_not_stall_the_api(small_stack
     with processor_paused(small_stack):
         for thread in waiting:
             thread.start()
-        time.sleep(1)  # every slow client has sent its headers and holds its request open
+        # Every slow upload is sending, and every header check waits in the processor's queue.
+        assert all(sending.acquire(timeout=30) for _ in range(SLOW_CLIENTS))
+        poll_until(lambda: queued(small_stack, "processor") >= SLOW_CLIENTS, "header checks queued", timeout=30,
+                   interval=0.1)
         for index in range(5):
             started = time.monotonic()
             response = requests.post(f"{small_stack.api_url}/api/message/", timeout=30,
@@ -95,7 +102,16 @@ def test_slow_uploads_and_waiting_header_checks_do_not_stall_the_api(small_stack
           f"max {max(latencies) * 1000:.0f} ms")
     assert max(latencies) < 1.0, latencies
     # The slow uploads were accepted; the header checks ran into the processor's absence.
-    assert sorted(statuses) == [202.0] * SLOW_CLIENTS + [504.0] * SLOW_CLIENTS
+    assert sorted(statuses) == [202] * SLOW_CLIENTS + [504] * SLOW_CLIENTS
+
+
+def queued(stack: Stack, queue: str) -> int:
+    app = Celery(broker=stack.env["BROKER_URL"], set_as_current=False)
+    try:
+        with app.connection_for_write() as connection:
+            return int(connection.default_channel.queue_declare(queue, passive=True).message_count)
+    finally:
+        app.close()
 
 
 def test_flower_not_told_where_to_listen_stays_on_localhost(small_stack):
