@@ -19,7 +19,7 @@ from celery import Celery
 from devtools import envfile, loggrep, rabbit
 
 ROOT = envfile.ROOT
-WORKERS = ("api", "notifier", "processor")
+WORKERS = ("api", "notifier", "notifier-push", "notifier-email", "notifier-sms", "processor")
 
 
 class StackError(RuntimeError):

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from kombu.entity import Queue
+from kombu.entity import Exchange, Queue
 
 # Local-development defaults; .env.example documents them.
 DEFAULT_BROKER_URL = "amqp://guest:guest@localhost:5672//"
@@ -56,8 +56,50 @@ def database_url() -> str:
     return env("DATABASE_URL", DEFAULT_DATABASE_URL)
 
 
+# Where a task message goes when it can never be processed: rejected by its task, or returned
+# to its queue more than DELIVERY_LIMIT times (its worker killed or past the hard limit).
+DEAD_LETTER = "dead-letter"
+DEFAULT_DELIVERY_LIMIT = 5
+
+
+def task_queue(name: str, delivery_limit: int = DEFAULT_DELIVERY_LIMIT) -> Queue:
+    """The durable queue ``name``: a quorum queue bound only to its own topic exchange.
+
+    A quorum queue counts how often each message was handed out and dead-letters it past
+    ``delivery_limit`` instead of redelivering it forever; its messages survive a broker
+    killed with SIGKILL. The exchange is a topic one because Celery's native delayed delivery,
+    which carries retries with a countdown on quorum queues, routes only through those.
+    """
+    return Queue(
+        name, Exchange(name, type="topic", durable=True), routing_key=name, durable=True,
+        queue_arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": delivery_limit,
+            "x-dead-letter-exchange": DEAD_LETTER,
+            # At-least-once dead-lettering: a message is removed only once the dead-letter
+            # queue confirmed it (RabbitMQ 3.10+; it needs reject-publish on overflow).
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        },
+    )
+
+
+def dead_letter_queue() -> Queue:
+    """The queue that keeps every dead-lettered task message until an operator re-drives it."""
+    return Queue(
+        DEAD_LETTER, Exchange(DEAD_LETTER, type="topic", durable=True), routing_key="#", durable=True,
+        queue_arguments={"x-queue-type": "quorum"},
+    )
+
+
 def celery_config(broker_url: str, queues: tuple[str, ...]) -> dict[str, Any]:
-    """Celery settings for at-least-once delivery with JSON only and explicit queues."""
+    """Celery settings for at-least-once delivery with JSON only and explicit queues.
+
+    An app declares the queues it consumes and those it publishes to, each bound once, to its
+    own exchange: a task published before its consumer ever started is then kept, not dropped
+    as unroutable.
+    """
+    delivery_limit = env_int("TASK_DELIVERY_LIMIT", DEFAULT_DELIVERY_LIMIT)
     return {
         "broker_url": broker_url,
         "broker_connection_retry_on_startup": True,
@@ -69,7 +111,7 @@ def celery_config(broker_url: str, queues: tuple[str, ...]) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "task_queues": [Queue(name, durable=True) for name in queues],
+        "task_queues": [task_queue(name, delivery_limit) for name in queues],
         "task_default_queue": queues[0],
         "task_create_missing_queues": False,
         "worker_send_task_events": True,

@@ -48,15 +48,36 @@ class Sandbox:
         response.raise_for_status()
         return response.json()
 
-    def delivery_counts(self, message_ids: set[int]) -> Counter[tuple[int, str]]:
-        """How often each (message, channel) reached its provider as a new delivery."""
-        counts: Counter[tuple[int, str]] = Counter()
-        for delivery in self.deliveries():
-            # Keys look like "message-<id>-<channel>", with "@threadline.local" around e-mail's.
-            _, message_id, channel = delivery["key"].strip("<>").split("@")[0].split("-")
-            if int(message_id) in message_ids:
-                counts[(int(message_id), channel)] += 1
+    def effects(self, request_ids: set[str]) -> Counter[tuple[str, str]]:
+        """How many deliveries each (request, channel) made at its provider: every request
+        the HTTP providers answered with a new delivery, every mail the SMTP sink stored.
+
+        Counted by the request ID each call carried, not by idempotency key, so a delivery
+        repeated under another key counts twice."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for entry in self.requests(outcome="delivered"):
+            if entry["request_id"] in request_ids:
+                counts[(entry["request_id"], entry["channel"])] += 1
         return counts
+
+    def duplicates(self) -> dict[str, int]:
+        """Message-IDs the SMTP sink stored more than once."""
+        response = requests.get(f"{self.url}/duplicates", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+
+def check_effects(sandbox: Sandbox, sent: dict[str, int]) -> int:
+    """Assert every enabled channel of each request in ``sent`` (request ID -> recipient) made
+    its effect, HTTP channels exactly once; return how many e-mails arrived more than once."""
+    counts = sandbox.effects(set(sent))
+    expected = {(request_id, channel) for request_id, recipient in sent.items() for channel in ENABLED[recipient]}
+    assert set(counts) == expected, f"missing: {expected - set(counts)}, unexpected: {set(counts) - expected}"
+    http_repeats = {key: n for key, n in counts.items() if key[1] != "email" and n > 1}
+    assert not http_repeats, f"HTTP deliveries made more than once: {http_repeats}"
+    email_repeats = sum(n - 1 for key, n in counts.items() if key[1] == "email")
+    print(f"e-mail duplicates: {email_repeats} of {sum(1 for key in counts if key[1] == 'email')} e-mails")
+    return email_repeats
 
 
 def send(stack: Stack, recipient: int, body: str = "hello there", request_id: str | None = None) -> int:

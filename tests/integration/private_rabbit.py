@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import uuid
 from pathlib import Path
@@ -61,6 +62,13 @@ class PrivateRabbit:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"{self.node} exited; see {self.base / 'server.out'}")
         return rabbit.answers(self.url, timeout=2)
+
+    def kill(self) -> None:
+        """SIGKILL the node and everything it started, as a crash or an OOM killer would."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        poll_until(lambda: not rabbit.answers(self.url, timeout=1), f"{self.node} gone", timeout=30)
 
     def stop(self) -> None:
         """Stop the node cleanly by name; kill its process group if it does not go."""

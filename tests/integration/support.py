@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import requests
-from celery import Celery
 
 from devtools import loggrep
 from devtools.stack import Stack, poll_until
@@ -53,18 +50,3 @@ def wait_for_tasks(
 def log_lines(stack: Stack, request_id: str) -> list[tuple[str, str]]:
     """(process, line) for every log line that contains ``request_id``, in time order."""
     return [(process, line) for _, process, line in loggrep.matching_lines(request_id, stack.log_dir)]
-
-
-@contextmanager
-def processor_paused(stack: Stack) -> Iterator[None]:
-    """While the block runs, the stack's own processor consumes nothing."""
-    app = Celery(broker=stack.env["BROKER_URL"], set_as_current=False)
-    replies = app.control.ping(timeout=2.0)
-    regular = [name for reply in replies for name in reply if name.startswith("processor@")]
-    assert regular, f"the stack's processor does not answer: {replies}"
-    app.control.cancel_consumer("processor", destination=regular, reply=True, timeout=10)
-    try:
-        yield
-    finally:
-        app.control.add_consumer("processor", destination=regular, reply=True, timeout=10)
-        app.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -62,7 +63,26 @@ def test_message_state_starts_pending_and_ends_per_channel(api):
 
     record = poll_until(settled, "message settled and marked published", timeout=90)
     assert record["recipient"] == ALAN
-    assert record["channels"]["push"] == {"state": "sent", "attempts": 1, "last_error": None}
+    key = record["key"]
+    assert re.fullmatch(r"[0-9a-f]{32}", key), key
+    assert record["channels"]["push"] == {"state": "sent", "attempts": 1, "last_error": None,
+                                          "idempotency_key": f"{key}-push"}
+    assert record["channels"]["sms"]["idempotency_key"] == f"{key}-sms"
+
+
+def test_a_retried_post_with_the_same_idempotency_key_creates_one_message(api):
+    headers = {"Idempotency-Key": f"client-{uuid.uuid4().hex}", "X-Request-ID": f"it-idem-{uuid.uuid4().hex[:8]}"}
+    body = {"sender": ADA, "recipient": ALAN, "body": "only once"}
+
+    first = call(api, "POST", "/api/message/", json=body, headers=headers)
+    again = call(api, "POST", "/api/message/", json=body, headers={**headers, "X-Request-ID": "it-idem-retry"})
+    other_sender = call(api, "POST", "/api/message/", json={**body, "sender": ALAN}, headers=headers)
+
+    assert first.status_code == again.status_code == other_sender.status_code == 202
+    assert again.json() == first.json()
+    assert other_sender.json()["message_id"] != first.json()["message_id"]
+    bad = call(api, "POST", "/api/message/", json=body, headers={"Idempotency-Key": "has space"})
+    assert bad.status_code == 400 and "Idempotency-Key" in bad.json()["error"]
 
 
 LONG = "x" * 70_000

@@ -1,105 +1,39 @@
 """Faults of the remote processor: time limit, SIGKILL mid-file, processor down.
 
-These tests need to stop, start and kill one processor, which honcho cannot do for one of its
-processes. So for this module the stack's own processor stops consuming its queue (Celery's
-cancel_consumer) and each test runs a processor of its own: the Procfile's command, against
-the same vhost, database and file store, with the settings the test needs.
+For this module the stack's own processor is paused and each test runs a processor of its
+own (tests.integration.workers), with the settings the test needs.
 """
 
 from __future__ import annotations
 
 import os
-import shlex
 import signal
-import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from celery import Celery
 
-from devtools.stack import ROOT, Stack, descendants, is_alive, poll_until
-from tests.integration.support import processor_paused
+from devtools.stack import Stack, poll_until
 from tests.integration.test_files import csv_rows, file_status, upload, wait_finished
+from tests.integration.workers import TestWorker, paused
 
 pytestmark = pytest.mark.chaos
-
-
-class Processor:
-    """A processor worker started, stopped and killed by the test, by its own PIDs."""
-
-    def __init__(self, stack: Stack, **settings: str) -> None:
-        self.name = f"processor-it-{uuid.uuid4().hex[:6]}@%h"
-        self.env = {**stack.env, **settings}
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Processor:
-        command = shlex.split(_procfile_command("processor"))
-        command[command.index("-n") + 1] = self.name
-        self.process = subprocess.Popen(
-            command, env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        poll_until(lambda: _answers(self.env["BROKER_URL"], self.name), "the test's processor answers", timeout=90)
-        return self
-
-    def stop(self) -> None:
-        """Warm shutdown, as a deployment would stop it; SIGKILL only if it hangs."""
-        if self.process is None:
-            return
-        tree = [self.process.pid, *descendants(self.process.pid)]
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=60)
-        finally:
-            for pid in tree:
-                if is_alive(pid):
-                    os.kill(pid, signal.SIGKILL)
-            self.process = None
-
-    def pool_child(self) -> int:
-        assert self.process is not None
-        children = descendants(self.process.pid)
-        assert len(children) == 1, f"expected one pool process (-c 1), found {children}"
-        return children[0]
-
-
-def _procfile_command(name: str) -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        key, _, command = line.partition(":")
-        if key.strip() == name:
-            return command.strip()
-    raise LookupError(f"no {name} in the Procfile")
-
-
-def _control(broker_url: str) -> Celery:
-    return Celery(broker=broker_url, set_as_current=False)
-
-
-def _answers(broker_url: str, pattern: str) -> bool:
-    app = _control(broker_url)
-    try:
-        names = {name for reply in app.control.ping(timeout=1.0) for name in reply}
-    finally:
-        app.close()
-    return any(name.startswith(pattern.split("@")[0] + "@") for name in names)
 
 
 @pytest.fixture(scope="module")
 def stack_processor_paused(stack: Stack) -> Iterator[None]:
     """While this module runs, the stack's own processor consumes nothing."""
-    with processor_paused(stack):
+    with paused(stack, "processor", "processor"):
         yield
 
 
 @pytest.fixture
-def start_processor(stack: Stack, stack_processor_paused: None) -> Iterator[Callable[..., Processor]]:
+def start_processor(stack: Stack, stack_processor_paused: None) -> Iterator[Callable[..., TestWorker]]:
     """Starts the test's processors (settings as keyword arguments); stops them after it."""
-    started: list[Processor] = []
+    started: list[TestWorker] = []
 
-    def start(**settings: str) -> Processor:
-        processor = Processor(stack, **settings)
+    def start(**settings: str) -> TestWorker:
+        processor = TestWorker(stack, "processor", **settings)
         started.append(processor)
         return processor.start()
 
@@ -125,7 +59,7 @@ def test_processor_killed_mid_file_is_redelivered_and_the_file_succeeds_once(sta
     file_id = response.json()["file_id"]
 
     running = poll_until(lambda: _processing(stack, file_id), "progress reported while processing", timeout=60)
-    os.kill(processor.pool_child(), signal.SIGKILL)
+    os.kill(_only(processor.pool()), signal.SIGKILL)
     record = wait_finished(stack, file_id, timeout=120)
 
     assert 0 < running["progress"]["rows"] < 1500 and 0 < running["progress"]["percent"] < 100
@@ -141,7 +75,7 @@ def test_file_that_keeps_crashing_the_processor_fails_as_crashed(stack, start_pr
     file_id = upload(stack, "it-file-crash", csv_rows(1500)).json()["file_id"]
 
     poll_until(lambda: _processing(stack, file_id), "progress reported while processing", timeout=60)
-    os.kill(processor.pool_child(), signal.SIGKILL)
+    os.kill(_only(processor.pool()), signal.SIGKILL)
     record = wait_finished(stack, file_id, timeout=120)
 
     assert record["status"] == "failed"
@@ -162,6 +96,11 @@ def test_files_wait_while_the_processor_is_down_and_complete_when_it_returns(sta
     record = wait_finished(stack, down.json()["file_id"])
     assert record["status"] == "succeeded"
     assert record["result"]["rows"] == 1
+
+
+def _only(pool: list[int]) -> int:
+    assert len(pool) == 1, f"expected one pool process (-c 1), found {pool}"
+    return pool[0]
 
 
 def _processing(stack: Stack, file_id: int) -> dict | None:

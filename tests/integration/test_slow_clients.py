@@ -14,9 +14,9 @@ import requests
 from celery import Celery
 
 from devtools.stack import Stack, poll_until
-from tests.integration.support import processor_paused
 from tests.integration.test_files import upload
 from tests.integration.test_security import listening_addresses
+from tests.integration.workers import paused
 
 LIMIT = 200_000
 # More slow clients than the API has processes (a sync worker each would be stalled).
@@ -82,7 +82,7 @@ def test_slow_uploads_and_waiting_header_checks_do_not_stall_the_api(small_stack
         upload(small_stack, f"it-wait-{uuid.uuid4().hex[:6]}", "a,b\n1,2\n", validate="sync").status_code))
         for _ in range(SLOW_CLIENTS)]
     latencies = []
-    with processor_paused(small_stack):
+    with paused(small_stack, "processor", "processor"):
         for thread in waiting:
             thread.start()
         # Every slow upload is sending, and every header check waits in the processor's queue.

@@ -8,7 +8,7 @@ from flask import Flask, Response, jsonify, request
 from api import drain, errors, files, messages, users
 from api.celery_app import celery_init_app
 from api.config import Settings
-from api.db import make_sessionmaker, open_database
+from api.db import File, Message, make_sessionmaker, open_database
 from api.outbox import PublishedMarks
 
 
@@ -20,7 +20,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     engine = open_database(settings.database_url)
     # The hot path (POST /api/message/, the relay) runs Core statements on the engine itself.
     app.extensions["engine"], app.extensions["db"] = engine, make_sessionmaker(engine)
-    app.extensions["outbox_marks"] = PublishedMarks(engine)
+    app.extensions["outbox_marks"] = PublishedMarks(engine, Message.__table__)
+    app.extensions["file_marks"] = PublishedMarks(engine, File.__table__)
     celery_init_app(app, settings)
     threadline.flask.init_app(app)
     errors.register(app)

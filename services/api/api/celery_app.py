@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import Celery, Task
 from flask import Flask
-from threadline import propagation
+from threadline import deadletter, propagation
 from threadline.conf import celery_config
 
 from api.config import Settings
@@ -37,6 +37,7 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
     # A POST waits at most a couple of seconds for a broker that is away; the outbox covers it.
     celery.conf.broker_connection_timeout = 2
     celery.set_default()
+    deadletter.install(celery)
     propagation.install(celery)
     app.extensions["celery"] = celery
     return celery

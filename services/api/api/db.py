@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import JSON, DateTime, Engine, String, Text
+from sqlalchemy import JSON, DateTime, Engine, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from threadline.database import create_tables, make_engine
 
@@ -43,17 +43,30 @@ class User(Base):
 
 
 class Message(Base):
-    """A message and its outbox mark: published_at stays empty until the broker confirmed it."""
+    """A message and its outbox marks, all times on the database's clock.
+
+    ``key`` (a UUID) names the message to the providers: it is the root of each channel's
+    idempotency key, unique across databases and environments. ``addresses`` are the
+    recipient's, as they were when the message was accepted. ``published_at`` stays empty
+    until the broker confirmed the task; ``settled_at`` is set once every channel is final.
+    """
 
     __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("sender", "client_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
     request_id: Mapped[str] = mapped_column(String(64), index=True)
     sender: Mapped[int]
     recipient: Mapped[int]
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    addresses: Mapped[dict] = mapped_column(JSON)
+    # The client's Idempotency-Key header, scoped per sender.
+    client_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sweeps: Mapped[int] = mapped_column(default=0)
 
 
 class File(Base):
@@ -75,7 +88,9 @@ class File(Base):
     percent: Mapped[float] = mapped_column(default=0.0)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Empty until the broker confirmed the processor's task (the relay publishes it otherwise).
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
 
 

@@ -18,14 +18,13 @@ from celery.exceptions import TimeoutError as ResultTimeout
 from flask import Blueprint, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from threadline import current, propagation
-from threadline.callbacks import remote_errback
 from threadline.conf import celery_config
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api.callbacks import file_failed, file_processed, file_progress, finite_numbers
-from api.celery_app import CALLBACK_QUEUE
+from api.callbacks import finite_numbers
 from api.db import File, get_or_404
 from api.errors import ApiError
+from api.processor_client import publish_file
 from api.requests_json import check_text
 
 log = logging.getLogger(__name__)
@@ -132,18 +131,16 @@ def _store_upload() -> tuple[Path, str]:
 
 
 def _record_and_send(path: Path, name: str) -> File:
-    with current_app.extensions["db"].begin() as session:
-        record = File(request_id=current().request_id, name=name[:255], path=str(path))
-        session.add(record)
-    # Each callback runs on the API's worker (its queue named here); the errback is wrapped
-    # so that the processor, which cannot import it, still sends it the real failure.
-    current_app.extensions["celery"].send_task(
-        "processor.process_file",
-        args=[record.path],
-        kwargs={"progress": dict(file_progress.s(record.id).set(queue=CALLBACK_QUEUE))},
-        link=file_processed.s(record.id).set(queue=CALLBACK_QUEUE),
-        link_error=remote_errback(file_failed.s(record.id).set(queue=CALLBACK_QUEUE)),
-    )
+    try:
+        with current_app.extensions["db"].begin() as session:
+            record = File(request_id=current().request_id, name=name[:255], path=str(path))
+            session.add(record)
+    except Exception:
+        path.unlink(missing_ok=True)  # no row will ever name it
+        raise
+    # Published only once the row is committed; if publishing fails the relay publishes it.
+    if publish_file(current_app.extensions["celery"], record):
+        current_app.extensions["file_marks"].add(record.id)
     return record
 
 

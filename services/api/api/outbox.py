@@ -1,11 +1,12 @@
-"""Publishing a message to the notifier, now or later: the transactional outbox.
+"""The transactional outbox: a message or file is committed first and published after.
 
-A message row is committed with ``published_at`` empty; it is set once the broker confirmed
-the task. Whatever is still unpublished after a grace period (the broker was down, the process
-died between commit and publish) is published by the relay. Publishing twice is harmless: the
-notifier's deliveries are idempotent per (message, channel).
+A row is committed with ``published_at`` empty; it is set once the broker confirmed the task.
+Whatever is still unpublished after a grace period (the broker was down, the process died
+between commit and publish) is published by the relay (``api.relay_rounds``). Publishing twice
+is harmless: the notifier's deliveries are idempotent per (message, channel), and a file's
+callbacks change only an unfinished file.
 
-A POST does not wait for its mark: ``PublishedMarks`` sets it for every message its process
+A POST does not wait for its mark: ``PublishedMarks`` sets it for every row its process
 published in the last fraction of a second in one UPDATE, so a request commits once.
 """
 
@@ -16,116 +17,80 @@ import logging
 import os
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+import uuid
+from datetime import datetime
 from typing import Any
 
-from celery import Celery
-from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
-from threadline import request_context
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
 
-from api.db import Message, User
+from api.db import File, Message
 
 log = logging.getLogger(__name__)
-TASK = "notifier.send_notification"
-# A failed publish must not hold a request for long: the relay will do it.
-RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
-# Nor may a broker that takes the message but does not confirm it (a memory or disk alarm
-# blocks its publishers): each attempt waits this long for the confirm.
-CONFIRM_TIMEOUT_SECONDS = 2
-MESSAGES, USERS = Message.__table__, User.__table__
+MESSAGES, FILES = Message.__table__, File.__table__
 # Built once: SQLAlchemy then compiles each statement once per process, not once per request.
-SENDER_AND_RECIPIENT = select(USERS).where(or_(USERS.c.id == bindparam("sender"), USERS.c.id == bindparam("recipient")))
-INSERT = insert(MESSAGES).returning(MESSAGES.c.id)
-MARK = update(MESSAGES).where(MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
-UNPUBLISHED = (
-    select(MESSAGES.c.id.label("message_id"), MESSAGES.c.request_id, MESSAGES.c.recipient, MESSAGES.c.body, USERS)
-    .outerjoin(USERS, USERS.c.id == MESSAGES.c.recipient)
-    .where(MESSAGES.c.published_at.is_(None), MESSAGES.c.created_at < bindparam("cutoff"))
-    .order_by(MESSAGES.c.id).limit(bindparam("batch"))
+INSERT = insert(MESSAGES).returning(*MESSAGES.c)
+BY_CLIENT_KEY = select(MESSAGES).where(
+    MESSAGES.c.sender == bindparam("sender"), MESSAGES.c.client_key == bindparam("client_key")
 )
 
 
-def sender_and_recipient(connection: Connection, sender: int, recipient: int) -> dict[int, Any]:
-    """The rows of these two users, by ID; unknown IDs are missing."""
-    rows = connection.execute(SENDER_AND_RECIPIENT, {"sender": sender, "recipient": recipient})
-    return {user.id: user for user in rows}
+def add_message(connection: Connection, request_id: str, sender: int, recipient: int, body: str,
+                addresses: dict[str, str | None], client_key: str | None) -> Any:
+    """Insert an unpublished message; return its row."""
+    values = {"key": uuid.uuid4().hex, "request_id": request_id, "sender": sender, "recipient": recipient,
+              "body": body, "addresses": addresses, "client_key": client_key}
+    return connection.execute(INSERT, values).one()
 
 
-def add_message(connection: Connection, request_id: str, sender: int, recipient: int, body: str) -> int:
-    """Insert an unpublished message; return its ID."""
-    values = {"request_id": request_id, "sender": sender, "recipient": recipient, "body": body}
-    return int(connection.execute(INSERT, values).scalar_one())
+def by_client_key(connection: Connection, sender: int, client_key: str) -> Any:
+    """The message ``sender`` sent with this Idempotency-Key, or None."""
+    return connection.execute(BY_CLIENT_KEY, {"sender": sender, "client_key": client_key}).first()
 
 
-def task_arguments(message_id: int, recipient: int, user: Any, body: str) -> list[Any]:
-    """The notifier's arguments: the body and, per channel, the address (None when turned off);
-    ``user`` is the recipient's row, or None when it is gone."""
-    addresses = {
-        "push": user.device_token if user and user.push_enabled else None,
-        "email": user.email if user and user.email_enabled else None,
-        "sms": user.phone if user and user.sms_enabled else None,
-    }
-    return [message_id, recipient, body, addresses]
+def database_now(connection: Connection) -> datetime:
+    """The database's clock: every outbox time is read and compared on it, never a host's."""
+    return connection.execute(select(func.now())).scalar_one()  # type: ignore[no-any-return]
 
 
-def publish(celery: Celery, message_id: int, arguments: list[Any]) -> bool:
-    """Publish one committed message; False (and logged) when the broker failed."""
-    try:
-        with celery.producer_or_acquire() as producer:
-            try:
-                # Personal data stays out of Flower and of the lines Celery logs about the task.
-                celery.send_task(TASK, args=arguments, argsrepr="[redacted]", retry=True, retry_policy=RETRY_POLICY,
-                                 confirm_timeout=CONFIRM_TIMEOUT_SECONDS, producer=producer)
-            except Exception:
-                # A broker that blocks the connection would not answer its close either: the
-                # pool's graceful close would wait forever. Drop the connection without it.
-                producer.connection.collect()
-                raise
-    except Exception as exc:
-        log.warning("Message %s not published yet (%s); the outbox relay will publish it", message_id, exc)
-        return False
-    return True
-
-
-def mark_published(engine: Engine, message_ids: list[int]) -> None:
-    """Set ``published_at`` of these messages in one statement."""
-    try:
-        with engine.begin() as connection:
-            connection.execute(MARK, {"ids": message_ids, "published_at": datetime.now(UTC)})
-    except SQLAlchemyError as exc:
-        # The tasks are out: the relay publishes them once more, which the notifier's
-        # idempotency makes harmless.
-        log.warning("Messages %s published but not marked (%s)", message_ids, exc)
+def mark_published(engine: Engine, table: Table, ids: list[int]) -> None:
+    """Set ``published_at`` of these rows in one statement."""
+    statement = update(table).where(table.c.id.in_(ids)).values(published_at=func.now())
+    with engine.begin() as connection:
+        connection.execute(statement)
 
 
 class PublishedMarks:
-    """Marks the messages this process published, every ``interval`` seconds, in a thread.
+    """Marks the rows this process published, every ``interval`` seconds, in a thread.
 
-    A mark that never lands (the process was killed first) costs one more publish by the relay
-    after its grace period, far longer than ``interval``.
+    A mark that never lands (the process was killed first, the database was away) costs one
+    more publish by the relay after its grace period, far longer than ``interval``.
     """
 
-    def __init__(self, engine: Engine, interval: float = 0.2) -> None:
-        self._engine, self._interval = engine, interval
+    def __init__(self, engine: Engine, table: Table, interval: float = 0.2) -> None:
+        self._engine, self._table, self._interval = engine, table, interval
         self._pending: list[int] = []
         self._lock = threading.Lock()
         self._thread_pid = 0
         atexit.register(self.flush)
 
-    def add(self, message_id: int) -> None:
+    def add(self, row_id: int) -> None:
         with self._lock:
-            self._pending.append(message_id)
+            self._pending.append(row_id)
             # Started by the first mark of each process: gunicorn may fork after the app exists.
             if self._thread_pid != os.getpid():
                 self._thread_pid = os.getpid()
-                threading.Thread(target=self._run, name="outbox-marks", daemon=True).start()
+                threading.Thread(target=self._run, name=f"outbox-marks-{self._table.name}", daemon=True).start()
 
     def flush(self) -> None:
         with self._lock:
-            message_ids, self._pending = self._pending, []
-        if message_ids:
-            mark_published(self._engine, message_ids)
+            ids, self._pending = self._pending, []
+        if not ids:
+            return
+        try:
+            mark_published(self._engine, self._table, ids)
+        except Exception as exc:
+            # The tasks are out: the relay publishes them once more, which is harmless.
+            log.warning("%s %s published but not marked (%s)", self._table.name, ids, exc)
 
     def _run(self) -> None:
         while True:
@@ -133,19 +98,13 @@ class PublishedMarks:
             self.flush()
 
 
-def relay_once(celery: Celery, engine: Engine, grace: timedelta, batch: int = 100) -> int:
-    """Publish unpublished messages older than ``grace``; return how many were published."""
-    with engine.connect() as connection:
-        pending = connection.execute(UNPUBLISHED, {"cutoff": datetime.now(UTC) - grace, "batch": batch}).all()
-    published: list[int] = []
-    for row in pending:
-        # The recipient's columns, or None when the user is gone.
-        user = row if row.name is not None else None
-        with request_context(row.request_id):
-            if not publish(celery, row.message_id, task_arguments(row.message_id, row.recipient, user, row.body)):
-                break  # the broker is still away; try again on the next round
-            log.info("Outbox relay published message %s", row.message_id)
-            published.append(row.message_id)
-    if published:
-        mark_published(engine, published)
-    return len(published)
+def unpublished(table: Table, batch: int) -> Any:
+    """Rows of ``table`` still unpublished at :cutoff, oldest first, locked for this relay.
+
+    On PostgreSQL a second relay skips the rows this one holds (SKIP LOCKED); SQLite has one
+    writer at a time and no row locks, so two relays there may publish a row twice (harmless).
+    """
+    return (
+        select(table).where(table.c.published_at.is_(None), table.c.created_at < bindparam("cutoff"))
+        .order_by(table.c.id).limit(batch).with_for_update(skip_locked=True)
+    )

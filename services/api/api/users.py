@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
+from sqlalchemy import Connection, bindparam, or_, select
 
 from api.db import User, get_or_404
 from api.errors import ApiError
@@ -21,7 +22,15 @@ FORMATS = {
     "device_token": re.compile(r"[A-Za-z0-9:_.-]{1,255}"),
 }
 USERS = User.__table__
+# Built once: SQLAlchemy then compiles it once per process, not once per message.
+SENDER_AND_RECIPIENT = select(USERS).where(or_(USERS.c.id == bindparam("sender"), USERS.c.id == bindparam("recipient")))
 FORMAT_HINTS = {"email": "an e-mail address", "phone": "an E.164 number such as +15550100", "device_token": "a token"}
+
+
+def sender_and_recipient(connection: Connection, sender: int, recipient: int) -> dict[int, Any]:
+    """The rows of these two users, by ID; unknown IDs are missing."""
+    rows = connection.execute(SENDER_AND_RECIPIENT, {"sender": sender, "recipient": recipient})
+    return {user.id: user for user in rows}
 
 
 @bp.post("/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 
@@ -13,3 +14,10 @@ def ceiling(retries: int, base: float, cap: float) -> float:
 def full_jitter(retries: int, base: float, cap: float) -> float:
     """A wait drawn uniformly below the ceiling, so retrying clients do not move in step."""
     return random.uniform(0, ceiling(retries, base, cap))
+
+
+def whole_seconds(delay: float) -> int:
+    """``delay`` rounded up to whole seconds, at least one: retries on quorum queues travel
+    through RabbitMQ's native delayed delivery, which counts whole seconds (and refuses
+    0 < t < 1), and a retry budget must outlast a short outage, not spend itself at once."""
+    return max(1, math.ceil(delay))

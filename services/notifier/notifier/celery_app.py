@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, signals
-from threadline import propagation
+from threadline import deadletter, propagation
 from threadline.conf import broker_url, celery_config
 
 from notifier.config import settings
@@ -22,6 +22,7 @@ def make_celery() -> Celery:
     # The deliveries table is the outcome; a stored result (the CLI takes RESULT_BACKEND from
     # the environment) would cost a message per task that nobody reads.
     app.conf.task_ignore_result = True
+    deadletter.install(app)
     return propagation.install(app)
 
 

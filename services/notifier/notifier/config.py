@@ -19,6 +19,8 @@ class Settings:
     max_attempts: int
     backoff_base: float
     backoff_cap: float
+    soft_time_limit: float
+    time_limit: float
 
 
 @functools.cache
@@ -33,6 +35,8 @@ def settings() -> Settings:
         max_attempts=env_int("NOTIFIER_MAX_ATTEMPTS", 8),
         backoff_base=env_float("NOTIFIER_BACKOFF_BASE_SECONDS", 1.0),
         backoff_cap=env_float("NOTIFIER_BACKOFF_CAP_SECONDS", 60.0),
+        soft_time_limit=env_float("NOTIFIER_SOFT_TIME_LIMIT_SECONDS", 30.0),
+        time_limit=env_float("NOTIFIER_TIME_LIMIT_SECONDS", 45.0),
     )
     if result.max_attempts < 1 or result.backoff_base <= 0 or result.backoff_cap < result.backoff_base:
         raise ConfigError("NOTIFIER_MAX_ATTEMPTS >= 1 and 0 < NOTIFIER_BACKOFF_BASE_SECONDS <= ..._CAP_SECONDS")

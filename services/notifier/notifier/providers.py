@@ -82,27 +82,36 @@ _smtp_connections: dict[tuple[str, int], smtplib.SMTP] = {}
 
 
 def _send_mail(host: str, port: int, mail: MIMEText, timeout: float) -> None:
-    reused = (host, port) in _smtp_connections
-    smtp = _smtp_connections.pop((host, port), None) or smtplib.SMTP(host, port, timeout=timeout)
+    smtp = _open_smtp(host, port, timeout)
     try:
         smtp.send_message(mail)
-    except (smtplib.SMTPServerDisconnected, ConnectionError):
-        smtp.close()
-        if not reused:
-            raise
-        # The server closed the connection while it was idle (a timeout, a restart): once
-        # more on a new one.
-        _send_mail(host, port, mail, timeout)
-        return
     except BaseException:
-        # Whatever failed (a refusal, a time limit mid-command), the session's state is unknown.
+        # Whatever failed (a refusal, a disconnect, a time limit mid-command), the session's
+        # state is unknown, and so is whether the server kept the mail: never resend here. The
+        # task's retry sends it again, at least once.
         smtp.close()
         raise
     _smtp_connections[(host, port)] = smtp
 
 
+def _open_smtp(host: str, port: int, timeout: float) -> smtplib.SMTP:
+    """The open connection to the server, checked with NOOP, or a new one."""
+    smtp = _smtp_connections.pop((host, port), None)
+    if smtp is not None:
+        try:
+            if smtp.noop()[0] == 250:
+                return smtp
+        except (smtplib.SMTPException, OSError):
+            pass
+        # The server closed the idle connection (a timeout, a restart); nothing was sent on it.
+        smtp.close()
+    return smtplib.SMTP(host, port, timeout=timeout)
+
+
 def _error_text(response: requests.Response) -> str:
     try:
-        return str(response.json().get("error", ""))[:200]
+        body = response.json()
     except ValueError:
         return ""
+    # Providers answer errors as {"error": ...}; anything else is shown as it is, cut short.
+    return str(body.get("error", "") if isinstance(body, dict) else body)[:200]

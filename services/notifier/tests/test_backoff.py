@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from notifier.backoff import ceiling, full_jitter
+from notifier.backoff import ceiling, full_jitter, whole_seconds
 
 
 def test_ceiling_doubles_until_the_cap():
@@ -14,3 +14,7 @@ def test_waits_are_spread_between_zero_and_the_ceiling():
 
     assert all(0 <= wait <= 4.0 for wait in waits)
     assert min(waits) < 1.0 and max(waits) > 3.0
+
+
+def test_waits_go_to_the_broker_in_whole_seconds_of_at_least_one():
+    assert [whole_seconds(wait) for wait in (0.0, 0.2, 1.0, 1.6, 59.9)] == [1, 1, 1, 2, 60]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
-from threadline import propagation
+from threadline import deadletter, propagation
 from threadline.conf import celery_config
 
 from processor.settings import current_settings
@@ -26,4 +26,5 @@ def make_celery() -> Celery:
         task_soft_time_limit=settings.soft_time_limit,
         task_time_limit=settings.soft_time_limit + HARD_LIMIT_GRACE,
     )
+    deadletter.install(app)
     return propagation.install(app)

@@ -63,6 +63,10 @@ def create_app(board: FaultBoard, records: Records) -> Flask:
     def list_deliveries():  # type: ignore[no-untyped-def]
         return jsonify(records.deliveries(_matches(request.args)))
 
+    @app.get("/admin/duplicates")
+    def list_duplicates():  # type: ignore[no-untyped-def]
+        return jsonify(records.duplicates())
+
     @app.get("/health")
     def health():  # type: ignore[no-untyped-def]
         return jsonify(status="ok", channels=list(CHANNELS))
