@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 PACKAGES := shared services/api services/notifier services/processor services/sandbox
 RID ?=
 
-.PHONY: install up down logs grep test unit-test integration-test lint bench compose-up
+.PHONY: install up down logs grep test unit-test integration-test lint bench compose-up deadletters redrive
 
 $(INSTALLED): $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ grep: install
 	@if docker info >/dev/null 2>&1 && test -n "$$(docker compose ps -q api 2>/dev/null)"; then \
 		mkdir -p logs && docker compose cp api:/app/logs/. logs/; fi
 	@$(PY) -m devtools.stack grep "$(RID)"
+
+deadletters: install
+	@$(PY) -m devtools.stack deadletters list
+
+redrive: install
+	@$(PY) -m devtools.stack deadletters redrive
 
 test: install lint unit-test integration-test
 

@@ -4,9 +4,9 @@ publish endpoint, on one machine, in alternating pairs.
     .venv/bin/python bench/workflow.py [--messages 1000] [--posts 600] [--pairs 6] [--concurrency 8]
 
 A private stack (own vhost, ports, SQLite database) runs as `make up` runs it, beside a bare
-stack: a gunicorn app with one endpoint under the API's gunicorn settings and a worker with the
-notifier's pool size, the same Celery reliability settings and log level, and no tracing. Each
-pair runs:
+stack: a gunicorn app with one endpoint under the API's gunicorn settings and a worker with as
+many pool processes as the notifier's four workers together, the same Celery reliability
+settings and log level, and no tracing. Each pair runs:
 (a) N messages POSTed with concurrency to /api/message/, timed from the first POST until the
 sandbox recorded every delivery (3 per message), and N POSTs to the bare endpoint, whose task
 publishes 3 no-op tasks (one queue each), timed until every no-op ran;
@@ -167,7 +167,7 @@ class Bench:
         bare.conf.broker_url = env["BARE_BROKER_URL"]
         self.bare_worker = self._popen(
             [sys.executable, "-m", "celery", "-A", "workflow", "worker", "-Q", "bare,bare_push,bare_email,bare_sms",
-             "-n", "bare@%h", "-E", "-c", "4", "--loglevel", "INFO", "--logfile", str(workdir / "bare-worker.log")],
+             "-n", "bare@%h", "-E", "-c", "8", "--loglevel", "INFO", "--logfile", str(workdir / "bare-worker.log")],
             env)
         self.bare_gunicorn = self._popen(
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "services/api/gunicorn.conf.py"), "workflow:bare_api"],
@@ -209,9 +209,9 @@ class Bench:
         tag = uuid.uuid4().hex[:8]
         sent = self._post_all(f"{self.stack.api_url}/api/message/", [MESSAGE] * count,
                               lambda i: {"X-Request-ID": f"bench-{tag}-{i}"})
-        starts = {reply["message_id"]: started for started, reply in sent}
-        finished: dict[int, float] = {}
-        counted: set[str] = set()
+        starts = {reply["request_id"]: started for started, reply in sent}
+        finished: dict[str, float] = {}
+        counted: set[tuple[str, str]] = set()
         cursor = since
 
         def all_delivered() -> bool:
@@ -220,13 +220,10 @@ class Bench:
             # would spend, in the sandbox and here, the CPU the run is measured on.
             for delivery in requests.get(self.sandbox, params={"since": cursor}, timeout=30).json():
                 cursor = max(cursor, delivery["at"])
-                key = delivery["key"].strip("<>")  # an e-mail's key is its Message-ID
-                if not key.startswith("message-"):
-                    continue  # the provider-only fan-out's
-                message_id = int(key.split("@")[0].split("-")[1])
-                if message_id in starts and delivery["key"] not in counted:
-                    counted.add(delivery["key"])
-                    finished[message_id] = max(finished.get(message_id, 0), delivery["at"])
+                request_id = delivery["request_id"]  # the provider-only fan-out's carry none
+                if request_id in starts and (request_id, delivery["channel"]) not in counted:
+                    counted.add((request_id, delivery["channel"]))
+                    finished[request_id] = max(finished.get(request_id, 0), delivery["at"])
             return len(counted) == 3 * count
 
         self.poll_until(all_delivered, "every delivery of the run", timeout=1800, interval=1)

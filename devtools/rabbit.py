@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import time
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from kombu import Connection
 
@@ -23,6 +23,11 @@ def answers(url: str, timeout: float = 3.0) -> bool:
         return True
     except Exception:
         return False
+
+
+def is_local(url: str) -> bool:
+    """True when ``url`` names this machine's node, which rabbitmqctl reaches."""
+    return urlparse(url).hostname in ("localhost", "127.0.0.1") and shutil.which("rabbitmqctl") is not None
 
 
 def ensure(url: str) -> None:
@@ -48,6 +53,26 @@ def _install_if_missing() -> None:
         raise BrokerUnavailable("RabbitMQ is not installed: run 'sudo apt-get install rabbitmq-server'")
     subprocess.run(["apt-get", "update", "-q"], check=True)
     subprocess.run(["apt-get", "install", "-y", "-q", "rabbitmq-server"], check=True)
+
+
+def replace_classic_queues(url: str, names: tuple[str, ...]) -> list[str]:
+    """Delete the empty classic queues among ``names`` on the local node, so that they are
+    declared again as quorum queues; return their names. A classic queue that still holds
+    messages is left alone and reported (an earlier version of the stack declared them)."""
+    vhost = unquote(urlparse(url).path[1:]) or "/"
+    command = ["rabbitmqctl", "-q", "list_queues", "--no-table-headers", "-p", vhost, "name", "type", "messages"]
+    listed = subprocess.run(command, check=True, capture_output=True, text=True, timeout=60).stdout
+    replaced = []
+    for line in listed.splitlines():
+        fields = line.split("\t")
+        if len(fields) != 3 or fields[0] not in names or fields[1] != "classic":
+            continue
+        if fields[2] != "0":
+            raise BrokerUnavailable(f"Queue {fields[0]} on vhost {vhost} is a classic queue with {fields[2]} "
+                                    "messages; drain it, then delete it, and run make up again")
+        _ctl("delete_queue", "-p", vhost, fields[0])
+        replaced.append(fields[0])
+    return replaced
 
 
 def add_vhost(name: str, user: str = "guest") -> None:

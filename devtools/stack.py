@@ -1,6 +1,6 @@
 """Start, check and stop the local-process stack (honcho running the Procfile).
 
-    python -m devtools.stack up | down | status | grep RID
+    python -m devtools.stack up | down | status | grep RID | deadletters list|redrive
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from devtools import envfile, loggrep, rabbit
 
 ROOT = envfile.ROOT
 WORKERS = ("api", "notifier", "notifier-push", "notifier-email", "notifier-sms", "processor")
+# Every queue of the stack (threadline.conf declares them as quorum queues).
+QUEUES = ("api", "notifications", "push", "email", "sms", "processor")
 
 
 class StackError(RuntimeError):
@@ -180,6 +182,9 @@ def main(argv: list[str]) -> int:
     stack = local_stack()
     if command == "up":
         rabbit.ensure(stack.env["BROKER_URL"])
+        if rabbit.is_local(stack.env["BROKER_URL"]):
+            for name in rabbit.replace_classic_queues(stack.env["BROKER_URL"], QUEUES):
+                print(f"Queue {name} was a classic queue; it is declared again as a quorum queue.")
         already = stack.pid() is not None
         stack.start()
         _print_where_to_look(stack, already)
@@ -190,6 +195,9 @@ def main(argv: list[str]) -> int:
         print("running" if stack.pid() else "stopped")
     elif command == "grep" and len(argv) == 2:
         return loggrep.main(argv[1], stack.log_dir)
+    elif command == "deadletters" and len(argv) == 2:
+        # The stack's broker URL, from .env, for threadline's command.
+        return subprocess.run([sys.executable, "-m", "threadline.deadletter", argv[1]], env=stack.env).returncode
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from celery import Celery, signals
-from kombu import Connection, Message
+from kombu.connection import Connection
 from kombu.entity import Exchange
+from kombu.message import Message
 
 from threadline.conf import DEAD_LETTER, broker_url, dead_letter_queue
 
@@ -28,13 +29,14 @@ def install(app: Celery) -> None:
     queues, the ones it only publishes to included, and needs their exchanges to exist.
     """
 
-    @signals.worker_init.connect(weak=False, dispatch_uid=f"threadline.deadletter.{id(app)}")
-    def _declare(sender: Any = None, **_: Any) -> None:
+    def declare_all(sender: Any = None, **_: Any) -> None:
         if sender is not None and sender.app is app:
             with app.connection_for_write() as connection:
                 declare(connection)
                 for queue in app.amqp.queues.values():
                     queue(connection.default_channel).declare()
+
+    signals.worker_init.connect(declare_all, weak=False, dispatch_uid=f"threadline.deadletter.{id(app)}")
 
 
 def declare(connection: Connection) -> None:
