@@ -50,6 +50,10 @@ def test_a_post_is_not_held_by_a_broker_under_a_memory_alarm(rabbit_and_stack):
     poll_until(lambda: not alarm_raised(node), "memory alarm cleared", timeout=60)
     message_id = response.json()["message_id"]
     message_url = f"{stack.api_url}/api/message/{message_id}"
-    poll_until(lambda: requests.get(message_url, timeout=10).json()["channels"]["email"]["state"] == "sent",
-               "the message delivered after the alarm", timeout=120)
-    assert Sandbox(stack).deliveries(key=f"message-{message_id}-push")
+    channels = poll_until(lambda: _settled(requests.get(message_url, timeout=10).json()["channels"]),
+                          "the message delivered after the alarm", timeout=120)
+    assert Sandbox(stack).deliveries(key=channels["push"]["idempotency_key"])
+
+
+def _settled(channels: dict) -> dict | None:
+    return channels if channels["email"]["state"] == "sent" and channels["push"]["state"] == "sent" else None

@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 from celery import Celery
+from threadline.conf import celery_config
 
 from devtools.stack import ROOT, Stack, poll_until
 from tests.integration.support import flower_tasks, wait_for_tasks
@@ -150,7 +151,9 @@ def test_processor_reads_nothing_outside_the_file_store(stack, tmp_path):
     outside.write_text("password,pin\nhunter2,1234\n")
     # Up past the root and down again: the same file, named from inside the store.
     sneaky = str(Path(stack.env["FILE_STORE"], *[".."] * 30, outside.relative_to(outside.anchor)))
-    client = Celery(broker=stack.env["BROKER_URL"], backend="rpc://", set_as_current=False)
+    # A caller like the API: the processor's queue as it is declared, answers over rpc://.
+    client = Celery(set_as_current=False)
+    client.conf.update(celery_config(stack.env["BROKER_URL"], ("processor",)), result_backend="rpc://")
     try:
         check = client.send_task("processor.check_header", args=[str(outside)], queue="processor")
         assert "is not a file under the file store" in check.get(timeout=60)["error"]

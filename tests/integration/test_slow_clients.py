@@ -1,5 +1,5 @@
-"""A stack with a small upload limit and two API processes: chunked uploads meet the limit, and
-slow uploads or synchronous header checks hold a thread each, never the whole API."""
+"""On the PostgreSQL stack (a small upload limit, four API processes): chunked uploads meet the
+limit, and slow uploads or synchronous header checks hold a thread each, never the whole API."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
 import requests
 from celery import Celery
 
@@ -18,16 +17,10 @@ from tests.integration.test_files import upload
 from tests.integration.test_security import listening_addresses
 from tests.integration.workers import paused
 
-LIMIT = 200_000
-# More slow clients than the API has processes (a sync worker each would be stalled).
+# Slow uploads and as many header checks: three times as many as the API has processes (a
+# sync worker each would be stalled).
 SLOW_CLIENTS = 6
 BOUNDARY = "threadline-test"
-
-
-@pytest.fixture(scope="module")
-def small_stack(start_stack) -> Stack:  # type: ignore[no-untyped-def]
-    # FLOWER_HOST empty: Flower is not told where to listen, and must stay on localhost.
-    return start_stack(API_MAX_UPLOAD_BYTES=str(LIMIT), API_WORKERS="2", FLOWER_HOST="")
 
 
 def multipart(content: bytes) -> tuple[bytes, bytes]:
@@ -44,17 +37,19 @@ def chunked_upload(stack: Stack, content: bytes) -> requests.Response:
                          headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
 
 
-def test_chunked_uploads_meet_the_upload_limit(small_stack):
-    store = small_stack.env["FILE_STORE"]
+def test_chunked_uploads_meet_the_upload_limit(pg_stack):
+    limit = int(pg_stack.env["API_MAX_UPLOAD_BYTES"])
+    store = Path(pg_stack.env["FILE_STORE"])
+    before = set(store.glob("*.csv"))
     row = b"1,2,3\n"
-    small = chunked_upload(small_stack, b"a,b,c\n" + row * 1000)
-    big = chunked_upload(small_stack, b"a,b,c\n" + row * (2 * LIMIT // len(row)))
+    small = chunked_upload(pg_stack, b"a,b,c\n" + row * 1000)
+    big = chunked_upload(pg_stack, b"a,b,c\n" + row * (2 * limit // len(row)))
 
     assert small.status_code == 202, small.text
     assert big.status_code == 413 and big.headers["Content-Type"] == "application/json", big.text
-    assert big.json()["error"] == f"The upload is larger than {LIMIT} bytes"
-    stored = [path.name for path in Path(store).glob("*.csv")]
-    assert len(stored) == 1, stored
+    assert big.json()["error"] == f"The upload is larger than {limit} bytes"
+    # The small one only: nothing of the refused upload stays in the store.
+    assert len(set(store.glob("*.csv")) - before) == 1
 
 
 def slow_upload(stack: Stack, seconds: float, done: list[int], sending: threading.Semaphore) -> None:
@@ -73,25 +68,25 @@ def slow_upload(stack: Stack, seconds: float, done: list[int], sending: threadin
         done.append(int(sock.recv(64).split()[1]))
 
 
-def test_slow_uploads_and_waiting_header_checks_do_not_stall_the_api(small_stack):
+def test_slow_uploads_and_waiting_header_checks_do_not_stall_the_api(pg_stack):
     statuses: list[int] = []
     sending = threading.Semaphore(0)
-    waiting = [threading.Thread(target=slow_upload, args=(small_stack, 6.0, statuses, sending))
+    waiting = [threading.Thread(target=slow_upload, args=(pg_stack, 6.0, statuses, sending))
                for _ in range(SLOW_CLIENTS)]
     waiting += [threading.Thread(target=lambda: statuses.append(
-        upload(small_stack, f"it-wait-{uuid.uuid4().hex[:6]}", "a,b\n1,2\n", validate="sync").status_code))
+        upload(pg_stack, f"it-wait-{uuid.uuid4().hex[:6]}", "a,b\n1,2\n", validate="sync").status_code))
         for _ in range(SLOW_CLIENTS)]
     latencies = []
-    with paused(small_stack, "processor", "processor"):
+    with paused(pg_stack, "processor", "processor"):
         for thread in waiting:
             thread.start()
         # Every slow upload is sending, and every header check waits in the processor's queue.
         assert all(sending.acquire(timeout=30) for _ in range(SLOW_CLIENTS))
-        poll_until(lambda: queued(small_stack, "processor") >= SLOW_CLIENTS, "header checks queued", timeout=30,
+        poll_until(lambda: queued(pg_stack, "processor") >= SLOW_CLIENTS, "header checks queued", timeout=30,
                    interval=0.1)
         for index in range(5):
             started = time.monotonic()
-            response = requests.post(f"{small_stack.api_url}/api/message/", timeout=30,
+            response = requests.post(f"{pg_stack.api_url}/api/message/", timeout=30,
                                      json={"sender": 1, "recipient": 2, "body": f"while stalled {index}"})
             latencies.append(time.monotonic() - started)
             assert response.status_code == 202
@@ -114,6 +109,6 @@ def queued(stack: Stack, queue: str) -> int:
         app.close()
 
 
-def test_flower_not_told_where_to_listen_stays_on_localhost(small_stack):
-    poll_until(lambda: listening_addresses(int(small_stack.env["FLOWER_PORT"])), "Flower listens")
-    assert listening_addresses(int(small_stack.env["FLOWER_PORT"])) == {"127.0.0.1"}
+def test_flower_not_told_where_to_listen_stays_on_localhost(pg_stack):
+    poll_until(lambda: listening_addresses(int(pg_stack.env["FLOWER_PORT"])), "Flower listens")
+    assert listening_addresses(int(pg_stack.env["FLOWER_PORT"])) == {"127.0.0.1"}
