@@ -50,10 +50,11 @@ def stack(start_stack) -> Stack:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def pg_stack(start_stack) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
-    """A stack on PostgreSQL with short notifier retries, for API and fault tests; a small
-    upload limit for the slow-client tests, and Flower not told where to listen."""
+    """A stack on PostgreSQL with short notifier retries, for API and fault tests; an upload
+    limit small enough to pass in a test (8 MB, above the 4 MB refused JSON body that must be
+    read to its end), and Flower not told where to listen."""
     with postgres_database() as url:
-        stack = start_stack(DATABASE_URL=url, API_MAX_UPLOAD_BYTES="200000", FLOWER_HOST="", **FAST_RETRIES)
+        stack = start_stack(DATABASE_URL=url, API_MAX_UPLOAD_BYTES="8000000", FLOWER_HOST="", **FAST_RETRIES)
         yield stack
         stop_and_check(stack)  # before its database and vhost go
 
