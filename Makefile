@@ -35,6 +35,7 @@ up: install
 	@if docker info >/dev/null 2>&1; then $(MAKE) compose-up; else $(PY) -m devtools.stack up; fi
 
 compose-up:
+	$(PY) -m devtools.envfile
 	docker compose up -d --wait
 	docker compose exec api python -m api.seed
 
@@ -47,6 +48,8 @@ logs:
 
 grep: install
 	@test -n "$(RID)" || { echo "usage: make grep RID=<request id>"; exit 2; }
+	@if docker info >/dev/null 2>&1 && test -n "$$(docker compose ps -q api 2>/dev/null)"; then \
+		mkdir -p logs && docker compose cp api:/app/logs/. logs/; fi
 	@$(PY) -m devtools.stack grep "$(RID)"
 
 deadletters: install

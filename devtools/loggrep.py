@@ -1,21 +1,55 @@
-"""Every log line that contains a request ID, from every log file, merged in time order."""
+"""Every log record of one request ID, from every log file, merged in time order.
+
+A record matches when it holds the request ID as a whole ID (``rid=demo-4``, a task ID
+``demo-4_<uuid>``, ``"request_id": "demo-4"``), not as the start of another (``demo-42``). A
+record is its first line and the lines that follow it without a timestamp of their own: a
+traceback belongs to the record that logged it.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+# Characters a request ID may hold: one of them next to a match means a longer ID.
+_ID_CHAR = r"[A-Za-z0-9._-]"
+_TASK_SUFFIX = r"(?:_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?"
+# A text record starts with its timestamp, a JSON record with "{".
+_RECORD_START = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}|\{")
+
+
+def id_pattern(request_id: str) -> re.Pattern[str]:
+    """Matches ``request_id`` alone or as the start of one of its task IDs."""
+    return re.compile(rf"(?<!{_ID_CHAR}){re.escape(request_id)}{_TASK_SUFFIX}(?!{_ID_CHAR})")
+
+
+def records(handle: Iterator[str]) -> Iterator[list[str]]:
+    """The lines of ``handle`` grouped by record."""
+    record: list[str] = []
+    for line in handle:
+        line = line.rstrip("\n")
+        if record and _RECORD_START.match(line):
+            yield record
+            record = []
+        record.append(line)
+    if record:
+        yield record
 
 
 def matching_lines(request_id: str, log_dir: Path) -> list[tuple[str, str, str]]:
-    """(timestamp, process, line) for each line containing ``request_id``, oldest first."""
+    """(timestamp, process, line) for each line of a record of ``request_id``, oldest first."""
+    pattern = id_pattern(request_id)
     found = []
     for path in sorted(log_dir.glob("*.log")):
         with open(path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if request_id in line:
-                    line = line.rstrip("\n")
-                    found.append((_timestamp(line), path.stem, line))
+            for record in records(handle):
+                if pattern.search(record[0]):
+                    stamp = _timestamp(record[0])
+                    found.extend((stamp, path.stem, line) for line in record)
+    # A stable sort: the lines of one record stay together and in order.
     found.sort(key=lambda item: item[0])
     return found
 

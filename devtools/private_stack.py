@@ -55,7 +55,7 @@ def postgres_database(prefix: str = "threadline_it") -> Iterator[str]:
 
 def stack_env(workdir: Path, broker_url: str, **overrides: str) -> dict[str, str]:
     """A complete environment for a stack whose state lives under ``workdir``."""
-    env = envfile.parse((envfile.ROOT / ".env.example").read_text())
+    env = envfile.fill_secrets(envfile.parse((envfile.ROOT / ".env.example").read_text()))
     env.update({key: os.environ[key] for key in PASSED_THROUGH if key in os.environ})
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     sandbox_http, sandbox_smtp, flower, monitor = free_port(), free_port(), free_port(), free_port()

@@ -201,11 +201,12 @@ def remote_worker(stack: Stack, caller: Any) -> subprocess.Popen[bytes]:
 
 @pytest.fixture(scope="session")
 def web(stack: Stack, caller: Any) -> str:
-    """gunicorn serving tl_web with threadline's logger class; its base URL."""
+    """gunicorn serving tl_web with threadline's logger and worker classes; its base URL."""
     port = free_port()
     stack.start(
         [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "-n", "web",
-         "--logger-class", "threadline.gunicorn.Logger", "--access-logfile", "-", "tl_web:app"],
+         "--logger-class", "threadline.gunicorn.Logger", "-k", "threadline.gunicorn.ThreadWorker",
+         "--threads", "2", "--access-logfile", "-", "tl_web:app"],
         process="web", ready="Booting worker",
     )
     return f"http://127.0.0.1:{port}"

@@ -7,9 +7,8 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from threadline.context import TraceIds, bind, current, unbind
+from threadline.http import HEADER
 from threadline.ids import request_id_or_new
-
-HEADER = "X-Request-ID"
 
 
 def init_app(app: Flask, header: str = HEADER) -> None:

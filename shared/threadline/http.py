@@ -8,7 +8,9 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from threadline.context import current
-from threadline.flask import HEADER
+
+# The HTTP header that carries the request ID, in and out.
+HEADER = "X-Request-ID"
 
 
 class TracingAdapter(HTTPAdapter):

@@ -15,6 +15,7 @@ import pytest
 from devtools.envfile import ROOT
 from devtools.private_stack import postgres_database, private_vhost, stack_env
 from devtools.stack import Stack, is_alive
+from devtools.private_rabbit import PrivateRabbit
 from tests.integration.notifications import FAST_RETRIES
 
 
@@ -51,11 +52,28 @@ def stack(start_stack) -> Stack:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def pg_stack(start_stack) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
-    """A stack on PostgreSQL with short notifier retries, for API and fault tests."""
+    """A stack on PostgreSQL with short notifier retries, for API and fault tests; an upload
+    limit small enough to pass in a test (8 MB, above the 4 MB refused JSON body that must be
+    read to its end), and Flower not told where to listen."""
     with postgres_database() as url:
-        stack = start_stack(DATABASE_URL=url, **FAST_RETRIES)
+        stack = start_stack(DATABASE_URL=url, API_MAX_UPLOAD_BYTES="8000000", FLOWER_HOST="", **FAST_RETRIES)
         yield stack
         stop_and_check(stack)  # before its database and vhost go
+
+
+@pytest.fixture
+def rabbit_and_stack(tmp_path, start_stack):  # type: ignore[no-untyped-def]
+    """A private RabbitMQ node, which the test may stop or alarm, and a stack on it."""
+    node = PrivateRabbit(tmp_path / "rabbit")
+    node.start()
+    stack = None
+    try:
+        stack = start_stack(BROKER_URL=node.url, **FAST_RETRIES)
+        yield node, stack
+    finally:
+        if stack is not None:
+            stop_and_check(stack)
+        node.stop()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
+import socket
+import urllib.error
+import urllib.request
 import uuid
 from datetime import datetime
 
@@ -111,6 +116,24 @@ BAD_INPUT = [
     ("PATCH", "/api/users/2/preferences", '{"fax": true}', JSON, 422, "Unknown field: fax"),
     ("PATCH", "/api/users/2/preferences", "{}", JSON, 422, "at least one"),
     ("PATCH", "/api/users/999999/preferences", '{"sms": true}', JSON, 404, "No user with id 999999"),
+    # Integers beyond the id columns' range, in bodies and paths: refused before the database.
+    ("POST", MSG, '{"sender": 9223372036854775808, "recipient": 2, "body": "hi"}', JSON, 422, "sender must be an id"),
+    ("POST", MSG, '{"sender": 1, "recipient": 2147483648, "body": "hi"}', JSON, 422, "recipient must be an id"),
+    ("POST", MSG, '{"sender": 1, "recipient": -1, "body": "hi"}', JSON, 422, "recipient must be an id"),
+    ("GET", "/api/message/2147483648", None, None, 404, "No message with id 2147483648"),
+    ("GET", "/api/message/99999999999999999999999", None, None, 404, "No message with id"),
+    ("GET", "/api/files/9223372036854775808", None, None, 404, "No file with id"),
+    ("GET", "/api/users/18446744073709551616", None, None, 404, "No user with id"),
+    ("PATCH", "/api/users/9223372036854775808/preferences", '{"sms": true}', JSON, 404, "No user with id"),
+    # JSON that Python reads but that is no JSON, or too deep for its parser.
+    ("POST", MSG, '{"sender": NaN, "recipient": 2, "body": "hi"}', JSON, 400, "NaN is not JSON"),
+    ("POST", MSG, '{"sender": 1, "recipient": 2, "body": "hi", "x": ' + "[" * 30_000 + "]" * 30_000 + "}", JSON,
+     400, "nested too deeply"),
+    # Text no database column can hold.
+    ("POST", MSG, '{"sender": 1, "recipient": 2, "body": "a\\u0000b"}', JSON, 422, "body must not contain NUL"),
+    ("POST", MSG, '{"sender": 1, "recipient": 2, "body": "a\\ud800b"}', JSON, 422, "surrogate"),
+    ("POST", "/api/users/", '{"name": "A\\u0000"}', JSON, 422, "name must not contain NUL"),
+    ("POST", "/api/users/", '{"name": "A", "email": "a@' + "b" * 300 + '.com"}', JSON, 422, "at most 254"),
 ]
 
 
@@ -127,6 +150,9 @@ def test_bad_input_gets_a_specific_json_error_and_changes_nothing(api):
         assert response.status_code == status, (path, data and data[:60], response.text)
         assert response.headers["Content-Type"] == "application/json"
         assert words.lower() in response.json()["error"].lower(), (path, response.json())
+        assert response.headers["X-Request-ID"] == request_id
+        if status == 405:
+            assert response.headers["Allow"], path
 
     after_rid = f"it-after-{uuid.uuid4().hex[:8]}"
     after = send(api, ADA, request_id=after_rid)
@@ -144,3 +170,34 @@ def _user_count(stack):
     while call(stack, "GET", f"/api/users/{count + 1}").status_code == 200:
         count += 1
     return count
+
+
+def test_over_limit_bodies_get_a_readable_413_from_ordinary_clients(api):
+    """requests and urllib send the whole body before reading: the API must read it too."""
+    big = json.dumps({"sender": 1, "recipient": 2, "body": "x" * 4_000_000}).encode()
+    url = f"{api.api_url}{MSG}"
+
+    answers = {
+        "requests": requests.post(url, data=big, headers={"Content-Type": JSON}, timeout=30),
+        "requests chunked": requests.post(url, data=iter([big[:1000], big[1000:]]),
+                                          headers={"Content-Type": JSON}, timeout=30),
+    }
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(url, data=big, headers={"Content-Type": JSON}), timeout=30)
+
+    for client, response in answers.items():
+        assert response.status_code == 413, client
+        assert "larger than" in response.json()["error"], client
+        assert response.headers["X-Request-ID"], client
+    assert refused.value.code == 413 and "larger than" in json.loads(refused.value.read())["error"]
+
+
+def test_requests_gunicorn_refuses_get_a_json_error_with_a_request_id(api):
+    """Answered by the API's worker class before the app runs: JSON and an ID all the same."""
+    with socket.create_connection(("127.0.0.1", int(api.env["API_PORT"])), timeout=30) as sock:
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Request-ID: \x1b[2J\r\n\r\n")
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        body = response.read()
+    assert response.status == 400 and response.getheader("Content-Type") == "application/json"
+    assert json.loads(body)["error"] and response.getheader("X-Request-ID")

@@ -15,11 +15,9 @@ import requests
 
 from devtools.private_rabbit import PrivateRabbit
 from devtools.stack import poll_until
-from tests.integration.conftest import stop_and_check
 from tests.integration.notifications import (
     ADA,
     ENABLED,
-    FAST_RETRIES,
     Sandbox,
     check_effects,
     message,
@@ -28,20 +26,6 @@ from tests.integration.notifications import (
 from tests.integration.test_files import upload, wait_finished
 
 pytestmark = pytest.mark.chaos
-
-
-@pytest.fixture
-def rabbit_and_stack(tmp_path, start_stack):
-    node = PrivateRabbit(tmp_path / "rabbit")
-    node.start()
-    stack = None
-    try:
-        stack = start_stack(BROKER_URL=node.url, **FAST_RETRIES)
-        yield node, stack
-    finally:
-        if stack is not None:
-            stop_and_check(stack)
-        node.stop()
 
 
 def test_every_accepted_message_is_delivered_across_a_broker_killed_with_sigkill(rabbit_and_stack):

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import http.client
+import json
+import sqlite3
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 import requests
+from celery import Celery
+from threadline.conf import celery_config
 
 from devtools.stack import ROOT, Stack, poll_until
 from tests.integration.support import flower_tasks, wait_for_tasks
@@ -139,3 +144,51 @@ def test_sync_validation_checks_the_header_remotely_before_accepting(stack):
     assert bad.json()["error"] == "Malformed CSV: line 1: column 'a' appears twice"
     assert "processor.check_header" in flower_tasks(stack, "it-sync-bad")
 
+
+
+def test_processor_reads_nothing_outside_the_file_store(stack, tmp_path):
+    outside = tmp_path / "secret.csv"
+    outside.write_text("password,pin\nhunter2,1234\n")
+    # Up past the root and down again: the same file, named from inside the store.
+    sneaky = str(Path(stack.env["FILE_STORE"], *[".."] * 30, outside.relative_to(outside.anchor)))
+    # A caller like the API: the processor's queue as it is declared, answers over rpc://.
+    client = Celery(set_as_current=False)
+    client.conf.update(celery_config(stack.env["BROKER_URL"], ("processor",)), result_backend="rpc://")
+    try:
+        check = client.send_task("processor.check_header", args=[str(outside)], queue="processor")
+        assert "is not a file under the file store" in check.get(timeout=60)["error"]
+        for path in (str(outside), sneaky):
+            request_id = f"it-outside-{uuid.uuid4().hex[:8]}"
+            client.send_task("processor.process_file", args=[path], queue="processor",
+                             task_id=f"{request_id}_{uuid.uuid4()}")
+            task = wait_for_tasks(stack, request_id, {"processor.process_file": "processor"}, "FAILURE")
+            assert "is not a file under the file store" in task["processor.process_file"]["exception"]
+    finally:
+        client.close()
+    # process_file writes its attempt count beside a file before it reads it: none was written.
+    assert sorted(tmp_path.iterdir()) == [outside]
+
+
+def _strict_json(text: str) -> Any:
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_file_status_is_valid_json_for_inf_nan_and_overflowing_columns(stack):
+    response = upload(stack, "it-file-inf", "a,b,c\ninf,nan,1e308\n-inf,NaN,1e308\n")
+    file_id = response.json()["file_id"]
+    assert wait_finished(stack, file_id)["status"] == "succeeded"
+    fresh = _strict_json(requests.get(f"{stack.api_url}/api/files/{file_id}", timeout=10).text)
+    assert [(column["type"], column.get("mean")) for column in fresh["result"]["columns"]] == [
+        ("text", None), ("text", None), ("number", None)]
+    # A row as a processor that reported inf and nan as numbers stored it.
+    with sqlite3.connect(stack.env["DATABASE_URL"].removeprefix("sqlite:///")) as db:
+        db.execute("UPDATE files SET result = ? WHERE id = ?",
+                   ('{"rows": 2, "columns": [{"name": "a", "type": "number", "min": -Infinity, "mean": NaN}]}',
+                    file_id))
+
+    record = _strict_json(requests.get(f"{stack.api_url}/api/files/{file_id}", timeout=10).text)
+
+    assert record["result"]["columns"] == [{"name": "a", "type": "number", "min": None, "mean": None}]

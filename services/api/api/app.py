@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threadline.flask
 import threadline.request_events
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify, request
 
-from api import errors, files, messages, users
+from api import drain, errors, files, messages, users
 from api.celery_app import celery_init_app
 from api.config import Settings
 from api.db import File, Message, make_sessionmaker, open_database
@@ -27,6 +27,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     threadline.flask.init_app(app)
     threadline.request_events.init_app(app, app.extensions["celery"])
     errors.register(app)
+
+    @app.after_request
+    def read_refused_body(response: Response) -> Response:
+        if response.status_code >= 400:
+            drain.drain(request.environ, settings.max_upload_bytes)
+        return response
+
     app.register_blueprint(messages.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(users.bp)

@@ -8,6 +8,7 @@ progress report finds the file finished and changes nothing, so each outcome is 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from celery import shared_task
@@ -19,7 +20,7 @@ from api.db import File
 log = logging.getLogger(__name__)
 UNFINISHED = ("pending", "processing")
 # The processor's own failure types, whose messages are written for people (see processor.tasks).
-READABLE_FAILURES = frozenset({"MalformedFile", "TimedOut", "ProcessorCrashed"})
+READABLE_FAILURES = frozenset({"MalformedFile", "OutsideFileStore", "TimedOut", "ProcessorCrashed"})
 
 
 @shared_task(name="api.file_progress", ignore_result=True)
@@ -30,7 +31,8 @@ def file_progress(report: dict[str, Any], file_id: int) -> None:
 
 @shared_task(name="api.file_processed", ignore_result=True)
 def file_processed(result: dict[str, Any], file_id: int) -> None:
-    if _update_unfinished(file_id, status="succeeded", result=result, rows_done=result["rows"], percent=100.0):
+    stored = finite_numbers(result)
+    if _update_unfinished(file_id, status="succeeded", result=stored, rows_done=result["rows"], percent=100.0):
         log.info("File %s succeeded: %s rows", file_id, result["rows"])
     else:
         log.info("File %s was finished already; repeated success callback ignored", file_id)
@@ -54,6 +56,19 @@ def failure_reason(failure: dict[str, Any]) -> str:
     if failure["exc_type"] == "FileNotFoundError":  # the upload was removed from the file store
         return "the uploaded file is gone: it was removed before it was processed"
     return f"{failure['exc_type']}: {failure['exc_message']}"
+
+
+def finite_numbers(value: Any) -> Any:
+    """``value`` with every infinite or NaN float replaced by None: JSON has no such numbers
+    (Python writes them as Infinity and NaN, which JSON parsers and PostgreSQL reject), and
+    another processor's version, or a row stored before it reported none, may hold them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite_numbers(item) for item in value]
+    return value
 
 
 def _update_unfinished(file_id: int, **values: Any) -> bool:

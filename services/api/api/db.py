@@ -22,6 +22,9 @@ class Base(DeclarativeBase):
 
 
 _Row = TypeVar("_Row", bound=Base)
+# Every id column is an INTEGER, 32 bits in PostgreSQL: an ID beyond it names no row, and
+# handing it to the database would fail there instead of at the edge.
+MAX_ID = 2**31 - 1
 
 
 class User(Base):
@@ -94,7 +97,7 @@ class File(Base):
 
 def get_or_404(session: Session, model: type[_Row], row_id: int, what: str) -> _Row:
     """The row of ``model`` with ``row_id``; a 404 naming ``what`` when there is none."""
-    row = session.get(model, row_id)
+    row = session.get(model, row_id) if 1 <= row_id <= MAX_ID else None
     if row is None:
         raise ApiError(404, f"No {what} with id {row_id}")
     return row

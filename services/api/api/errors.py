@@ -27,7 +27,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
-        return jsonify(error=error.description), error.code
+        # Its own headers (Allow of a 405, Retry-After...) except the HTML page's type.
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+        return jsonify(error=error.description), error.code, headers
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

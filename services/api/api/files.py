@@ -8,6 +8,7 @@ header is first checked by the processor while the client waits (see ``HeaderChe
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,13 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from threadline import current, propagation
 from threadline.conf import celery_config
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from api.callbacks import finite_numbers
 from api.db import File, get_or_404
 from api.errors import ApiError
 from api.processor_client import publish_file
+from api.requests_json import check_text
 
 log = logging.getLogger(__name__)
 bp = Blueprint("files", __name__, url_prefix="/api/files")
@@ -38,17 +42,27 @@ class HeaderCheck:
     reply queue, so no result store runs beside the broker, and the callback workflow keeps
     storing no results at all. The task expires with the wait, so a processor that comes back
     later does not check a file nobody waits for.
+
+    Each thread of a gunicorn gthread worker gets a client of its own: the rpc:// backend
+    reads its reply queue on one connection, which threads cannot share.
     """
 
     def __init__(self, broker_url: str, backend_url: str, timeout: int) -> None:
         self.timeout = timeout
-        self.client = Celery("api-header-check", set_as_current=False)
-        self.client.conf.update(celery_config(broker_url, ("processor",)))
-        self.client.conf.update(result_backend=backend_url, task_routes={"processor.*": {"queue": "processor"}})
-        propagation.install(self.client)
+        self.broker_url, self.backend_url = broker_url, backend_url
+        self._local = threading.local()
+
+    def _client(self) -> Celery:
+        client: Celery | None = getattr(self._local, "client", None)
+        if client is None:
+            client = Celery("api-header-check", set_as_current=False)
+            client.conf.update(celery_config(self.broker_url, ("processor",)))
+            client.conf.update(result_backend=self.backend_url, task_routes={"processor.*": {"queue": "processor"}})
+            self._local.client = propagation.install(client)
+        return client
 
     def __call__(self, path: str) -> list[str]:
-        result = self.client.send_task("processor.check_header", args=[path], expires=self.timeout)
+        result = self._client().send_task("processor.check_header", args=[path], expires=self.timeout)
         try:
             answer = result.get(timeout=self.timeout, propagate=False)
         except ResultTimeout:
@@ -92,11 +106,17 @@ def _store_upload() -> tuple[Path, str]:
     settings = current_app.extensions["settings"]
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "Send the CSV as multipart/form-data, in form field 'file'")
+    too_large = ApiError(413, f"The upload is larger than {settings.max_upload_bytes} bytes")
     if request.content_length is not None and request.content_length > settings.max_upload_bytes:
-        raise ApiError(413, f"The upload is larger than {settings.max_upload_bytes} bytes")
-    upload = request.files.get("file")
+        raise too_large
+    try:
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        # A chunked body announces no length: the limit is met while it is read.
+        raise too_large from None
     if upload is None or not upload.filename:
         raise ApiError(400, "Send the CSV as multipart form field 'file', with a file name")
+    check_text(upload.filename, "The file name")
     is_csv_name = upload.filename.lower().endswith(".csv")
     if upload.mimetype not in CSV_TYPES and not (upload.mimetype == GENERIC_TYPE and is_csv_name):
         raise ApiError(415, f"Expected a CSV file (text/csv), not {upload.mimetype or 'no content type'}")
@@ -134,7 +154,7 @@ def get_file(file_id: int):  # type: ignore[no-untyped-def]
         "request_id": record.request_id,
         "status": record.status,
         "progress": {"rows": record.rows_done, "percent": record.percent},
-        "result": record.result,
+        "result": finite_numbers(record.result),
         "error": record.error,
     }
     return jsonify(body)

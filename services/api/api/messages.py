@@ -16,7 +16,7 @@ from api.db import Message, get_or_404
 from api.delivery_states import channel_states
 from api.errors import ApiError
 from api.notifier_client import addresses_of, publish
-from api.requests_json import field, json_body
+from api.requests_json import field, identifier, json_body
 from api.users import sender_and_recipient
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def create_message():  # type: ignore[no-untyped-def]
     settings = current_app.extensions["settings"]
     client_key = _client_key()
     data = json_body(settings.max_body_bytes)
-    sender, recipient = field(data, "sender", int), field(data, "recipient", int)
+    sender, recipient = identifier(data, "sender"), identifier(data, "recipient")
     body = field(data, "body", str)
     if not body.strip() or len(body) > MAX_TEXT:
         raise ApiError(422, f"Field body must hold 1 to {MAX_TEXT} characters")

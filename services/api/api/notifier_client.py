@@ -7,10 +7,10 @@ from typing import Any
 
 from celery import Celery
 
+from api import broker
+
 log = logging.getLogger(__name__)
 TASK = "notifier.send_notification"
-# A failed publish must not hold a request for long: the relay will do it.
-RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 
 
 def addresses_of(user: Any) -> dict[str, str | None]:
@@ -31,8 +31,7 @@ def publish(celery: Celery, message: Any) -> bool:
     """Publish one committed message; False (and logged) when the broker failed."""
     try:
         # Personal data stays out of Flower and of the lines Celery logs about the task.
-        celery.send_task(TASK, args=task_arguments(message), argsrepr="[redacted]", retry=True,
-                         retry_policy=RETRY_POLICY)
+        broker.send_task(celery, TASK, args=task_arguments(message), argsrepr="[redacted]")
     except Exception as exc:
         log.warning("Message %s not published yet (%s); the outbox relay will publish it", message.id, exc)
         return False

@@ -8,9 +8,9 @@ from typing import Any
 from celery import Celery
 from threadline.callbacks import remote_errback
 
+from api import broker
 from api.callbacks import file_failed, file_processed, file_progress
 from api.celery_app import CALLBACK_QUEUE
-from api.notifier_client import RETRY_POLICY
 
 log = logging.getLogger(__name__)
 TASK = "processor.process_file"
@@ -23,13 +23,13 @@ def publish_file(celery: Celery, file: Any) -> bool:
     that the processor, which cannot import it, still sends it the real failure.
     """
     try:
-        celery.send_task(
+        broker.send_task(
+            celery,
             TASK,
             args=[file.path],
             kwargs={"progress": dict(file_progress.s(file.id).set(queue=CALLBACK_QUEUE))},
             link=file_processed.s(file.id).set(queue=CALLBACK_QUEUE),
             link_error=remote_errback(file_failed.s(file.id).set(queue=CALLBACK_QUEUE)),
-            retry=True, retry_policy=RETRY_POLICY,
         )
     except Exception as exc:
         log.warning("File %s not published yet (%s); the outbox relay will publish it", file.id, exc)

@@ -85,6 +85,9 @@ def _address(data: dict[str, Any], key: str) -> str | None:
     if data.get(key) is None:
         return None
     value = field(data, key, str)
+    limit = USERS.c[key].type.length
+    if len(value) > limit:
+        raise ApiError(422, f"Field {key} must hold at most {limit} characters")
     if not FORMATS[key].fullmatch(value):
         raise ApiError(422, f"Field {key} must be {FORMAT_HINTS[key]}")
     return value

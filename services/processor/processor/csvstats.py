@@ -1,9 +1,12 @@
 """Streaming CSV validation and per-column statistics: one pass, constant memory.
 
-Only one row and one set of running totals per column are held at a time, so a file of any
-size is processed in the same memory. A column's type is set by its first non-empty value:
-numeric columns must stay numeric (a later text value makes the file malformed), text columns
-accept anything.
+Only one row (of at most ``max_line`` characters a line) and one set of running totals per
+column are held at a time, so a file of any size and any line length is processed in the same
+memory. A value is empty when it is "" or one of ``empty_values``. A column's type is set by
+its first non-empty value: a finite decimal number (what Python's ``float`` reads, without
+``inf`` and ``nan``, which are text) makes it numeric, and numeric columns must stay numeric
+(a later text value makes the file malformed); text columns accept anything. README.md states
+these rules for users.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import csv
 import io
 import math
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO
 
 # tick(rows done, bytes read, file size): progress reports and pacing hook in here.
 Tick = Callable[[int, int, int], None]
+MAX_LINE = 1024 * 1024
 
 
 class MalformedFile(ValueError):
@@ -41,13 +45,27 @@ def read_header(reader: Any) -> list[str]:
     return header
 
 
-def check_header(path: str) -> list[str]:
+def capped_lines(text: TextIO, max_line: int) -> Iterator[str]:
+    """The lines of ``text``; a line longer than ``max_line`` characters (its line ending
+    included) is malformed, found without holding more than that in memory."""
+    number = 0
+    while line := text.readline(max_line + 1):
+        number += 1
+        if len(line) > max_line:
+            raise MalformedFile(f"line {number}: longer than {max_line} characters")
+        yield line
+
+
+def check_header(path: str, max_line: int = MAX_LINE) -> list[str]:
     """The header of the CSV file at ``path``, read without scanning the rest of the file."""
     with open(path, encoding="utf-8", newline="") as handle:
-        return read_header(csv.reader(handle, strict=True))
+        return read_header(csv.reader(capped_lines(handle, max_line), strict=True))
 
 
-def scan(path: str, tick: Tick | None = None, tick_every: int = 1000) -> dict[str, Any]:
+def scan(
+    path: str, tick: Tick | None = None, tick_every: int = 1000, *, max_line: int = MAX_LINE,
+    empty_values: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
     """Validate the CSV file at ``path`` and return its row count and per-column statistics.
 
     ``tick`` is called every ``tick_every`` data rows; an exception it raises (a time limit)
@@ -55,9 +73,10 @@ def scan(path: str, tick: Tick | None = None, tick_every: int = 1000) -> dict[st
     """
     with open(path, "rb") as raw:
         size = os.fstat(raw.fileno()).st_size
-        reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""), strict=True)
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        reader = csv.reader(capped_lines(text, max_line), strict=True)
         header = read_header(reader)
-        stats = _Totals(len(header))
+        stats = _Totals(len(header), empty_values)
         try:
             rows = stats.consume(reader, header, lambda rows: tick and tick(rows, raw.tell(), size), tick_every)
         except csv.Error as exc:
@@ -71,7 +90,8 @@ def scan(path: str, tick: Tick | None = None, tick_every: int = 1000) -> dict[st
 class _Totals:
     """Running totals, one slot per column, in parallel lists for speed."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, empty_values: frozenset[str]) -> None:
+        self.empty_values = empty_values
         self.count = [0] * width
         self.empty = [0] * width
         self.numeric: list[bool | None] = [None] * width
@@ -82,6 +102,7 @@ class _Totals:
     def consume(self, reader: Any, header: list[str], tick: Callable[[int], Any], tick_every: int) -> int:
         width, rows = len(header), 0
         count, empty, numeric, total, low, high = self.count, self.empty, self.numeric, self.total, self.low, self.high
+        empty_values, isfinite = self.empty_values, math.isfinite
         for row in reader:
             if len(row) != width:
                 if not row:  # blank line
@@ -89,7 +110,7 @@ class _Totals:
                 raise MalformedFile(f"line {reader.line_num}: {len(row)} fields, the header has {width}")
             rows += 1
             for i, value in enumerate(row):
-                if not value:
+                if not value or (empty_values and value in empty_values):
                     empty[i] += 1
                     continue
                 count[i] += 1
@@ -98,6 +119,8 @@ class _Totals:
                     continue
                 try:
                     number = float(value)
+                    if not isfinite(number):
+                        raise ValueError(value)  # inf and nan are text: JSON has no such number
                 except ValueError:
                     if kind:
                         raise MalformedFile(
@@ -120,7 +143,9 @@ class _Totals:
         for i, name in enumerate(header):
             column: dict[str, Any] = {"name": name, "count": self.count[i], "empty": self.empty[i]}
             if self.numeric[i]:
-                column.update(type="number", min=self.low[i], max=self.high[i], mean=self.total[i] / self.count[i])
+                # A sum beyond the largest double has no mean to report.
+                mean = self.total[i] / self.count[i] if math.isfinite(self.total[i]) else None
+                column.update(type="number", min=self.low[i], max=self.high[i], mean=mean)
             else:
                 column["type"] = "text"
             columns.append(column)

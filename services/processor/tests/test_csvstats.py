@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from processor import csvstats
 
@@ -68,3 +71,62 @@ def test_tick_sees_rows_and_bytes_and_can_stop_the_scan(tmp_path):
     with pytest.raises(TimeoutError):
         csvstats.scan(path, tick, tick_every=3)
     assert ticks == [(3, True), (6, True)]
+
+
+def test_inf_and_nan_are_text_so_the_statistics_stay_json(tmp_path):
+    path = write(tmp_path, "a,b,c\ninf,nan,1e308\n-Infinity,x,1e308\n")
+
+    a, b, c = csvstats.scan(path)["columns"]
+
+    assert a["type"] == b["type"] == "text"
+    # The sum overflows a double: no mean, and no inf in the result.
+    assert c == {"name": "c", "count": 2, "empty": 0, "type": "number", "min": 1e308, "max": 1e308, "mean": None}
+    with pytest.raises(csvstats.MalformedFile, match=r"^line 3: column 'a' holds numbers, not 'inf'"):
+        csvstats.scan(write(tmp_path, "a\n1\ninf\n", "inf.csv"))
+
+
+def test_na_is_text_unless_configured_as_empty(tmp_path):
+    path = write(tmp_path, "a\n1\nNA\n3\n")
+
+    with pytest.raises(csvstats.MalformedFile, match=r"^line 3: column 'a' holds numbers, not 'NA'"):
+        csvstats.scan(path)
+    (a,) = csvstats.scan(path, empty_values=frozenset({"NA"}))["columns"]
+    assert a == {"name": "a", "count": 2, "empty": 1, "type": "number", "min": 1.0, "max": 3.0, "mean": 2.0}
+
+
+def test_a_line_over_the_limit_fails_with_its_number(tmp_path):
+    path = write(tmp_path, "a,b\n1,2\n" + "3," + "4" * 200 + "\n5,6\n")
+
+    with pytest.raises(csvstats.MalformedFile, match=r"^line 3: longer than 100 characters"):
+        csvstats.scan(path, max_line=100)
+    with pytest.raises(csvstats.MalformedFile, match=r"^line 1: longer than 3 characters"):
+        csvstats.check_header(path, max_line=3)
+
+
+MEASURE = """
+import resource, sys
+from processor import csvstats
+try:
+    csvstats.scan(sys.argv[1])
+except csvstats.MalformedFile as exc:
+    print(exc)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_memory_stays_flat_in_line_length(tmp_path):
+    # One 60 MB line of short fields: read whole, it costs more than twice its size.
+    path = tmp_path / "one-line.csv"
+    with open(path, "w") as handle:
+        handle.write("a,b\n")
+        for _ in range(60):
+            handle.write("1," * 500_000)
+        handle.write("\n")
+    baseline = subprocess.run([sys.executable, "-c", MEASURE, write(tmp_path, "a,b\n1,2\n", "small.csv")],
+                              capture_output=True, text=True, check=True).stdout.split()[-1]
+
+    out = subprocess.run([sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+
+    assert out[0] == f"line 2: longer than {csvstats.MAX_LINE} characters"
+    assert int(out[1]) - int(baseline) < 20, f"peak {out[1]} MB against {baseline} MB for a small file"

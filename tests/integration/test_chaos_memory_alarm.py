@@ -1,0 +1,59 @@
+"""A broker under a memory alarm takes a POST's message but never confirms it: the POST still
+answers 202 within a few seconds, and the relay publishes the message once the alarm clears.
+
+The stack runs on a private RabbitMQ node, so its alarm blocks nobody else.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+
+from devtools.stack import poll_until
+from tests.integration.notifications import ALAN, Sandbox
+from tests.integration.private_rabbit import PrivateRabbit, _command
+
+pytestmark = pytest.mark.chaos
+# Two attempts that each wait CONFIRM_TIMEOUT_SECONDS (2 s) for the confirm, plus slack.
+MOST_A_POST_TAKES = 8.0
+
+
+def set_watermark(node: PrivateRabbit, fraction: str) -> None:
+    subprocess.run([_command("rabbitmqctl"), "-n", node.node, "set_vm_memory_high_watermark", fraction],
+                   env=node.env, capture_output=True, check=True, timeout=60)
+
+
+def alarm_raised(node: PrivateRabbit) -> bool:
+    # check_alarms fails while any alarm is in effect.
+    return subprocess.run([_command("rabbitmq-diagnostics"), "-n", node.node, "check_alarms"], env=node.env,
+                          capture_output=True, timeout=60).returncode != 0
+
+
+def test_a_post_is_not_held_by_a_broker_under_a_memory_alarm(rabbit_and_stack):
+    node, stack = rabbit_and_stack
+    set_watermark(node, "0")
+    poll_until(lambda: alarm_raised(node), "memory alarm raised", timeout=60)
+    request_id = f"it-alarm-{uuid.uuid4().hex[:8]}"
+
+    started = time.monotonic()
+    response = requests.post(f"{stack.api_url}/api/message/", json={"sender": 1, "recipient": ALAN,
+                             "body": "under alarm"}, headers={"X-Request-ID": request_id}, timeout=60)
+    took = time.monotonic() - started
+
+    assert response.status_code == 202, response.text
+    assert took < MOST_A_POST_TAKES, f"the POST took {took:.1f} s"
+    set_watermark(node, "0.4")
+    poll_until(lambda: not alarm_raised(node), "memory alarm cleared", timeout=60)
+    message_id = response.json()["message_id"]
+    message_url = f"{stack.api_url}/api/message/{message_id}"
+    channels = poll_until(lambda: _settled(requests.get(message_url, timeout=10).json()["channels"]),
+                          "the message delivered after the alarm", timeout=120)
+    assert Sandbox(stack).deliveries(key=channels["push"]["idempotency_key"])
+
+
+def _settled(channels: dict) -> dict | None:
+    return channels if channels["email"]["state"] == "sent" and channels["push"]["state"] == "sent" else None
