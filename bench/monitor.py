@@ -52,9 +52,13 @@ from monitor.tables import attempts, tasks  # noqa: E402
 from monitor.tables import requests as requests_table  # noqa: E402
 from threadline.database import make_engine  # noqa: E402
 
-from devtools.private_stack import free_port, private_vhost, stack_env  # noqa: E402
+from devtools.private_stack import (  # noqa: E402
+    free_port,
+    postgres_database,
+    private_vhost,
+    stack_env,
+)
 from devtools.stack import poll_until  # noqa: E402
-from tests.integration.notifications import postgres_database  # noqa: E402
 
 EVENTS = Exchange("celeryev", type="topic")
 NAMES = ("notifier.send_notification", "notifier.send_push", "notifier.send_email", "notifier.send_sms")

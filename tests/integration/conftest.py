@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from devtools.envfile import ROOT
+from devtools.private_rabbit import PrivateRabbit
 from devtools.private_stack import postgres_database, private_vhost, stack_env
 from devtools.stack import Stack, is_alive
-from devtools.private_rabbit import PrivateRabbit
 from tests.integration.notifications import FAST_RETRIES
 
 

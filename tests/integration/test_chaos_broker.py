@@ -13,7 +13,6 @@ import uuid
 import pytest
 import requests
 
-from devtools.private_rabbit import PrivateRabbit
 from devtools.stack import poll_until
 from tests.integration.notifications import (
     ADA,

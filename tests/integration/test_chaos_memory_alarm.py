@@ -13,9 +13,9 @@ import uuid
 import pytest
 import requests
 
+from devtools.private_rabbit import PrivateRabbit, _command
 from devtools.stack import poll_until
 from tests.integration.notifications import ALAN, Sandbox
-from tests.integration.private_rabbit import PrivateRabbit, _command
 
 pytestmark = pytest.mark.chaos
 # Two attempts that each wait CONFIRM_TIMEOUT_SECONDS (2 s) for the confirm, plus slack.
