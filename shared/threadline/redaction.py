@@ -135,3 +135,12 @@ def _message(record: logging.LogRecord, redactor: Redactor) -> str:
             pass
     return record.getMessage()
 
+
+
+_DEFAULT = Redactor()
+
+
+def redact(text: str) -> str:
+    """``text`` with e-mail addresses, phone numbers and the default secret fields' values
+    masked: for text stored outside the logs (a task's exception, its traceback)."""
+    return _DEFAULT.text(text)
