@@ -126,7 +126,7 @@ def test_consumer_killed_mid_batch_misses_and_doubles_nothing(bare_stack, consum
 
 
 def test_a_task_of_a_stopped_worker_is_pending_then_succeeds_once_it_is_back(bare_stack, consumer):
-    worker = _worker_pids(bare_stack, "notifier.worker")
+    worker = _worker_pids(bare_stack, "notifier.worker", "notifications")
     for pid in worker:
         os.kill(pid, signal.SIGSTOP)
     try:
@@ -159,13 +159,13 @@ def test_retention_forgets_requests_older_than_the_setting(bare_stack, consumer)
     assert get_trace(bare_stack, old).status_code == 404
 
 
-def _worker_pids(stack: Stack, module: str) -> list[int]:
-    """The worker's main process and its pool children."""
+def _worker_pids(stack: Stack, module: str, queue: str) -> list[int]:
+    """The main process and pool children of the worker of ``module`` that consumes ``queue``."""
     for pid in stack.processes():
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if module.encode() in command and b"celery" in command[0] + (command[1] if len(command) > 1 else b""):
+        if module.encode() in command and queue.encode() in command and b"celery" in b"".join(command[:2]):
             return [pid, *descendants(pid)]
     raise AssertionError(f"no process runs {module}")

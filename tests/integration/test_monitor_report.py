@@ -12,6 +12,7 @@ from email import policy
 import pytest
 import requests
 from celery import Celery
+from threadline.conf import task_queue
 
 from devtools.envfile import ROOT
 from devtools.stack import poll_until
@@ -53,7 +54,7 @@ def test_the_report_of_a_seeded_day_is_mailed_and_printed_with_the_same_figures(
     seeded = seed(report_stack)
     app = Celery(broker=report_stack.env["BROKER_URL"])
     try:
-        app.send_task("monitor.send_daily_report", queue="monitor")
+        app.send_task("monitor.send_daily_report", queue=task_queue("monitor"))
     finally:
         app.close()
     sink = f"http://127.0.0.1:{report_stack.env['SANDBOX_HTTP_PORT']}/admin/deliveries"
