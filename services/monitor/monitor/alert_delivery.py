@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import requests
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
+from threadline import backoff
 
 from monitor.config import Settings
 from monitor.tables import alerts
@@ -79,8 +79,8 @@ def _send(engine: Engine, settings: Settings, session: requests.Session, key: st
 
 def _failed(engine: Engine, settings: Settings, key: str, attempt: int, reason: str, retry: bool) -> None:
     if retry and attempt < settings.alert_max_attempts:
-        ceiling = min(settings.alert_backoff_cap, settings.alert_backoff_base * 2 ** (attempt - 1))
-        delay = random.uniform(0, ceiling)  # full jitter: monitors that failed together spread out
+        # Full jitter: monitors that failed together spread out.
+        delay = backoff.full_jitter(attempt - 1, settings.alert_backoff_base, settings.alert_backoff_cap)
         _update(engine, key, attempts=attempt, last_error=reason, next_attempt_at=time.time() + delay)
         log.warning("Alert %s: attempt %d failed (%s); retry in %.2f s", key, attempt, reason, delay)
         return

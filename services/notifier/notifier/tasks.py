@@ -16,8 +16,9 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import Reject, Retry
+from threadline import backoff
 
-from notifier import backoff, providers
+from notifier import providers
 from notifier.celery_app import CHANNELS
 from notifier.config import settings
 from notifier.deliveries import FINAL, store

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from notifier.backoff import ceiling, full_jitter, whole_seconds
+from threadline.backoff import ceiling, full_jitter, whole_seconds
 
 
 def test_ceiling_doubles_until_the_cap():

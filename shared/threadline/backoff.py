@@ -1,4 +1,5 @@
-"""Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter")."""
+"""Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"),
+for every service that retries: the notifier's deliveries, the monitor's alerts."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import random
 
 def ceiling(retries: int, base: float, cap: float) -> float:
     """The longest wait before retry number ``retries + 1``: base * 2**retries, at most cap."""
-    return min(cap, base * 2**retries)
+    return min(cap, base * 2.0**retries)
 
 
 def full_jitter(retries: int, base: float, cap: float) -> float:
