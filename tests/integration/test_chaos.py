@@ -112,7 +112,7 @@ def test_provider_failing_30_percent_of_calls_still_delivers_everything(pg_stack
     ceilings = [ceiling for _, _, ceiling in attempts]
     assert [number for number, _, _ in attempts] == list(range(1, len(attempts) + 1)), task_id
     assert ceilings == sorted(ceilings) and ceilings[0] < ceilings[-1], f"{task_id}: {attempts}"
-    # Waits reach the broker in whole seconds, at least one (notifier.backoff.whole_seconds).
+    # Waits reach the broker in whole seconds, at least one (threadline.backoff.whole_seconds).
     assert all(1 <= delay <= max(1, math.ceil(ceiling)) for _, delay, ceiling in attempts)
 
 
