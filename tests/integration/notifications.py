@@ -11,6 +11,8 @@ import requests
 from devtools.stack import Stack, poll_until
 
 CHANNELS = ("push", "email", "sms")
+# A channel in one of these states is never attempted again; `pending` and `sending` are not.
+FINAL = ("sent", "failed", "skipped")
 # The demo users every stack is seeded with, and the channels each has turned on.
 ADA, ALAN = 1, 2
 ENABLED = {ADA: ("push", "email", "sms"), ALAN: ("push", "email")}
@@ -94,16 +96,17 @@ def message(stack: Stack, message_id: int) -> dict[str, Any]:
 
 
 def wait_settled(stack: Stack, message_ids: list[int], timeout: float = 180) -> dict[int, dict[str, Any]]:
-    """Poll GET /api/message/<id> until no channel of any message is pending."""
+    """Poll GET /api/message/<id> until every channel of every message is final (a channel
+    `sending` an e-mail is still under way: its worker may yet be killed and its task redelivered)."""
     settled: dict[int, dict[str, Any]] = {}
 
     def all_settled() -> bool:
         for message_id in message_ids:
             if message_id not in settled:
                 record = message(stack, message_id)
-                if all(state["state"] != "pending" for state in record["channels"].values()):
+                if all(state["state"] in FINAL for state in record["channels"].values()):
                     settled[message_id] = record
-        return len(settled) == len(message_ids) or f"{len(message_ids) - len(settled)} still pending"  # type: ignore[return-value]
+        return len(settled) == len(message_ids) or f"{len(message_ids) - len(settled)} not final yet"  # type: ignore[return-value]
 
     poll_until(lambda: all_settled() is True, "every channel settled", timeout=timeout, interval=1)
     return settled
