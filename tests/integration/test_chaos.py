@@ -20,7 +20,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -36,6 +36,7 @@ from tests.integration.notifications import (
     FAST_RETRIES,
     Sandbox,
     check_effects,
+    message,
     send,
     states,
     wait_settled,
@@ -198,9 +199,9 @@ def test_notifier_pool_processes_killed_at_random_still_deliver_each_http_channe
     assert lost > 0 and redelivered > 0, "no kill hit a running task"
 
 
-def _count(stack, rid_prefix, text):
+def _count(stack, rid_prefix, *texts):
     return sum(1 for line in (stack.log_dir / "notifier.log").read_text().splitlines()
-               if rid_prefix in line and text in line)
+               if rid_prefix in line and all(text in line for text in texts))
 
 
 def _kill_pool_children(stack, stop):
@@ -241,27 +242,59 @@ def _parent(pid):
         return None
 
 
-def test_notifier_main_process_killed_mid_burst_and_started_again(pg_stack, sandbox):
+def test_notifier_main_processes_killed_mid_burst_and_started_again(pg_stack, sandbox):
     tag = uuid.uuid4().hex[:8]
-    sandbox.set_faults("push", latency_ms=300)
-    with paused(pg_stack, "notifier-push", "push"):
-        worker = TestWorker(pg_stack, "notifier-push").start()
-        try:
-            sent: dict[str, int] = {}
-            poster = threading.Thread(target=lambda: sent.update(burst(pg_stack, f"it-main-{tag}", 40, threads=2)))
-            poster.start()
-            poll_until(lambda: _count(pg_stack, f"rid=it-main-{tag}-", "notifier.send_push[") >= 6,
-                       "push tasks received by the test's worker", timeout=60)
+    sandbox.set_faults("all", latency_ms=300)
+    with ExitStack() as running:
+        workers = []
+        for channel in CHANNELS:
+            running.enter_context(paused(pg_stack, f"notifier-{channel}", channel))
+            workers.append(TestWorker(pg_stack, f"notifier-{channel}").start())
+            running.callback(workers[-1].stop)
+        sent: dict[str, int] = {}
+        poster = threading.Thread(target=lambda: sent.update(burst(pg_stack, f"it-main-{tag}", 40, threads=2)))
+        poster.start()
+        for channel in CHANNELS:
+            received = f"notifier.send_{channel}["
+            poll_until(lambda received=received: _count(pg_stack, f"rid=it-main-{tag}-", received) >= 6,
+                       f"{channel} tasks received by the test's worker", timeout=60)
+        for worker in workers:
             worker.kill_main()
-            poster.join(timeout=120)
+        poster.join(timeout=120)
+        for worker in workers:
             worker.start()
-            sandbox.set_faults("all")
-            duplicates = settle_and_check(pg_stack, sandbox, sent)
-        finally:
-            worker.stop()
-    redelivered = _count(pg_stack, f"rid=it-main-{tag}-", "redelivered: the worker that had it was lost")
-    print(f"main process killed: {redelivered} tasks redelivered; {duplicates} e-mail duplicates")
-    assert redelivered > 0, "the killed worker held no task"
+        sandbox.set_faults("all")
+        duplicates = settle_and_check(pg_stack, sandbox, sent)
+    redelivered = {channel: _count(pg_stack, f"rid=it-main-{tag}-", f"by {channel} redelivered: the worker")
+                   for channel in CHANNELS}
+    print(f"main processes killed: tasks redelivered {redelivered}; {duplicates} e-mail duplicates")
+    assert all(redelivered.values()), f"a killed worker held no task: {redelivered}"
+
+
+def test_a_second_task_for_an_e_mail_being_sent_leaves_it_to_the_first(pg_stack, sandbox):
+    """A fan-out run twice (the relay or the sweeper published the message again) while the
+    e-mail is with the SMTP server: the second task leaves it to the first, one mail arrives."""
+    from celery import Celery
+    from threadline.conf import celery_config
+    from threadline.ids import make_task_id
+
+    request_id = f"it-twice-{uuid.uuid4().hex[:8]}"
+    sandbox.set_faults("email", latency_ms=8000)
+    message_id = send(pg_stack, ADA, request_id=request_id)
+    poll_until(lambda: message(pg_stack, message_id)["channels"]["email"]["state"] == "sending",
+               "the first task sending the e-mail", timeout=60)
+    record = message(pg_stack, message_id)
+    address = requests.get(f"{pg_stack.api_url}/api/users/{ADA}", timeout=10).json()["email"]
+    app = Celery("it-twice", set_as_current=False)
+    app.conf.update(celery_config(pg_stack.env["BROKER_URL"], ("email",)))
+    second = make_task_id(request_id)
+    app.send_task("notifier.send_email", args=[message_id, record["key"], ADA, address, record["body"]],
+                  task_id=second, queue="email")
+    app.close()
+    poll_until(lambda: _count(pg_stack, f"rid={request_id} ", "notifier.send_email[", "succeeded in") == 2,
+               "both e-mail tasks ended", timeout=90)
+    assert settle_and_check(pg_stack, sandbox, {request_id: ADA}) == 0, "the e-mail was sent twice"
+    assert _count(pg_stack, f"task={second} ", "another task is sending it") == 1
 
 
 @contextmanager
@@ -319,6 +352,18 @@ def test_database_raising_on_the_state_write_sends_nothing_twice(pg_stack, sandb
         sent = burst(pg_stack, f"it-refused-{tag}", 10)
         poll_until(lambda: _count(pg_stack, f"rid=it-refused-{tag}-", "state write refused") >= 10,
                    "state writes refused", timeout=60)
+
+    duplicates = settle_and_check(pg_stack, sandbox, sent)
+    assert duplicates == 0, "an e-mail was sent again after its state write failed"
+
+
+def test_a_delivery_the_provider_took_is_never_failed_however_long_its_state_write_is_refused(pg_stack, sandbox):
+    tag = uuid.uuid4().hex[:8]
+    with state_writes_refused(pg_stack):
+        sent = burst(pg_stack, f"it-refused-long-{tag}", 2)
+        # The retry budget (FAST_RETRIES: 10 attempts) spent on recording alone.
+        poll_until(lambda: _count(pg_stack, f"rid=it-refused-long-{tag}-", "attempt 10 of 10 failed") >= 5,
+                   "every channel's budget spent on its state write", timeout=120)
 
     duplicates = settle_and_check(pg_stack, sandbox, sent)
     assert duplicates == 0, "an e-mail was sent again after its state write failed"

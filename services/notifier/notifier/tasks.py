@@ -66,9 +66,12 @@ def idempotency_key(message_key: str, channel: str) -> str:
 
 
 def _run_channel(task: Task, channel: str, message_id: int, message_key: str, recipient: int,
-                 address: str | None, body: str, delivered: bool) -> str:
+                 address: str | None, body: str, delivered: bool, gave_up: str | None) -> str:
     deliveries, attempt = store(settings().database_url), task.request.retries + 1
     key = idempotency_key(message_key, channel)
+    if gave_up is not None:
+        # An earlier attempt gave up but could not record it: only record it, send nothing.
+        return _fail(task, message_id, channel, key, attempt, gave_up)
     if (task.request.delivery_info or {}).get("redelivered"):
         log.info("Message %s by %s redelivered: the worker that had it was lost", message_id, channel)
     try:
@@ -82,7 +85,10 @@ def _run_channel(task: Task, channel: str, message_id: int, message_key: str, re
                 log.info("Message %s by %s already settled; nothing to do", message_id, channel)
                 return "settled"
             if channel == "email" and not _claim_email(task, message_id, key, attempt, current):
-                return _retry_or_fail(task, channel, message_id, key, attempt, "another task is sending this e-mail")
+                # Its claim stays untouched: if that task dies, its message is redelivered, and
+                # a message left unsettled is swept (api.relay_rounds).
+                log.info("Message %s by e-mail: another task is sending it; left to that task", message_id)
+                return "left to another task"
             providers.deliver(settings(), channel, key, address, body)
             delivered = True
         deliveries.record(message_id, channel, key, "sent", attempt)
@@ -116,7 +122,8 @@ def _reason(exc: Exception) -> str:
 def _retry_or_fail(task: Task, channel: str, message_id: int, key: str, attempt: int, reason: str,
                    delivered: bool = False) -> str:
     config, retries = settings(), attempt - 1
-    if attempt >= config.max_attempts:
+    # Once the provider took the delivery it is never failed: its retries only record it.
+    if attempt >= config.max_attempts and not delivered:
         return _fail(task, message_id, channel, key, attempt, f"gave up after {config.max_attempts} attempts: {reason}")
     if not delivered:
         try:
@@ -146,7 +153,7 @@ def _fail(task: Task, message_id: int, channel: str, key: str, attempts: int, re
     except Exception as exc:
         # The outcome must be recorded before the task ends: try again, as for any fault.
         log.warning("Message %s by %s: failure not recorded (%s)", message_id, channel, _reason(exc))
-        _retry(task, backoff.whole_seconds(settings().backoff_cap), "failure not recorded", delivered=False)
+        _retry(task, backoff.whole_seconds(settings().backoff_cap), "failure not recorded", gave_up=reason)
     log.error("Message %s by %s failed: %s", message_id, channel, reason)
     raise DeliveryFailed(reason)
 
@@ -170,8 +177,8 @@ def _channel_task(channel: str) -> Task:
     @shared_task(bind=True, base=DeliveryTask, name=f"notifier.send_{channel}",
                  soft_time_limit=config.soft_time_limit or None, time_limit=config.time_limit)
     def send(self: Task, message_id: int, message_key: str, recipient: int, address: str | None, body: str,
-             delivered: bool = False) -> str:
-        return _run_channel(self, channel, message_id, message_key, recipient, address, body, delivered)
+             delivered: bool = False, gave_up: str | None = None) -> str:
+        return _run_channel(self, channel, message_id, message_key, recipient, address, body, delivered, gave_up)
 
     return send
 
