@@ -3,12 +3,16 @@ limit, and slow uploads or synchronous header checks hold a thread each, never t
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
+import pytest
 import requests
 from celery import Celery
 
@@ -44,10 +48,19 @@ def test_chunked_uploads_meet_the_upload_limit(pg_stack):
     row = b"1,2,3\n"
     small = chunked_upload(pg_stack, b"a,b,c\n" + row * 1000)
     big = chunked_upload(pg_stack, b"a,b,c\n" + row * (2 * limit // len(row)))
+    # Announced by its Content-Length, a little over the limit: urllib sends it all before it
+    # reads the answer, which must be the 413, not a reset connection.
+    content = b"a,b,c\n" + row * (limit // len(row) + 500_000)
+    head, tail = multipart(content)
+    with pytest.raises(urllib.error.HTTPError) as over:
+        urllib.request.urlopen(urllib.request.Request(
+            f"{pg_stack.api_url}/api/files/", data=head + content + tail,
+            headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}), timeout=60)
 
     assert small.status_code == 202, small.text
     assert big.status_code == 413 and big.headers["Content-Type"] == "application/json", big.text
     assert big.json()["error"] == f"The upload is larger than {limit} bytes"
+    assert over.value.code == 413 and json.loads(over.value.read())["error"] == big.json()["error"]
     # The small one only: nothing of the refused upload stays in the store.
     assert len(set(store.glob("*.csv")) - before) == 1
 

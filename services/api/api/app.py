@@ -31,7 +31,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.after_request
     def read_refused_body(response: Response) -> Response:
         if response.status_code >= 400:
-            drain.drain(request.environ, settings.max_upload_bytes)
+            # Up to twice the upload limit: an upload a little over it is read and refused
+            # readably; a far larger one is refused without reading it.
+            drain.drain(request.environ, 2 * settings.max_upload_bytes)
         return response
 
     app.register_blueprint(messages.bp)
