@@ -15,12 +15,15 @@ import socket
 import time
 from typing import Any
 
+from celery.events.event import Event, get_exchange
 from flask import Flask, Response, g, request
 
+from threadline import publishing
 from threadline.context import current
 
 log = logging.getLogger(__name__)
 REQUEST_EVENT = "request-served"
+ROUTING_KEY = "request.served"
 # Paths polled by health checks would bury the requests people look for.
 DEFAULT_SKIP = frozenset({"/api/health"})
 _PATH_CHARS = 300
@@ -55,8 +58,15 @@ def init_app(app: Flask, celery: Any, skip: frozenset[str] = DEFAULT_SKIP, sourc
 
 
 def _send(celery: Any, hostname: str, fields: dict[str, Any]) -> None:
+    # Not through Celery's event dispatcher: it waits for the broker's confirm without a
+    # timeout, so a broker under a memory alarm would hold this thread and its producer.
     try:
-        with celery.events.default_dispatcher(hostname=hostname) as dispatcher:
-            dispatcher.send(REQUEST_EVENT, **fields)
+        with publishing.bounded_producer(celery) as producer:
+            exchange = get_exchange(producer.connection, name=celery.conf.event_exchange)
+            producer.publish(
+                Event(REQUEST_EVENT, hostname=hostname, **fields), exchange=exchange, declare=[exchange],
+                routing_key=ROUTING_KEY, serializer=celery.conf.event_serializer, delivery_mode=1,
+                confirm_timeout=publishing.CONFIRM_TIMEOUT_SECONDS,
+            )
     except Exception as exc:  # the request is answered already; only its trace root is lost
         log.warning("Request event for %s not sent: %s", fields["request_id"], exc)

@@ -17,7 +17,7 @@ from celery import Celery
 from celery.exceptions import TimeoutError as ResultTimeout
 from flask import Blueprint, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
-from threadline import current, propagation
+from threadline import current, propagation, publishing
 from threadline.conf import celery_config
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -62,7 +62,10 @@ class HeaderCheck:
         return client
 
     def __call__(self, path: str) -> list[str]:
-        result = self._client().send_task("processor.check_header", args=[path], expires=self.timeout)
+        try:
+            result = publishing.send_task(self._client(), "processor.check_header", args=[path], expires=self.timeout)
+        except Exception as exc:
+            raise ApiError(503, f"The broker is unreachable ({type(exc).__name__}); try again later") from None
         try:
             answer = result.get(timeout=self.timeout, propagate=False)
         except ResultTimeout:

@@ -6,8 +6,7 @@ import logging
 from typing import Any
 
 from celery import Celery
-
-from api import broker
+from threadline import publishing
 
 log = logging.getLogger(__name__)
 TASK = "notifier.send_notification"
@@ -31,7 +30,7 @@ def publish(celery: Celery, message: Any) -> bool:
     """Publish one committed message; False (and logged) when the broker failed."""
     try:
         # Personal data stays out of Flower and of the lines Celery logs about the task.
-        broker.send_task(celery, TASK, args=task_arguments(message), argsrepr="[redacted]")
+        publishing.send_task(celery, TASK, args=task_arguments(message), argsrepr="[redacted]")
     except Exception as exc:
         log.warning("Message %s not published yet (%s); the outbox relay will publish it", message.id, exc)
         return False

@@ -6,9 +6,9 @@ import logging
 from typing import Any
 
 from celery import Celery
+from threadline import publishing
 from threadline.callbacks import remote_errback
 
-from api import broker
 from api.callbacks import file_failed, file_processed, file_progress
 from api.celery_app import CALLBACK_QUEUE
 
@@ -23,7 +23,7 @@ def publish_file(celery: Celery, file: Any) -> bool:
     that the processor, which cannot import it, still sends it the real failure.
     """
     try:
-        broker.send_task(
+        publishing.send_task(
             celery,
             TASK,
             args=[file.path],
