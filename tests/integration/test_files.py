@@ -185,10 +185,11 @@ def test_file_status_is_valid_json_for_inf_nan_and_overflowing_columns(stack):
         ("text", None), ("text", None), ("number", None)]
     # A row as a processor that reported inf and nan as numbers stored it.
     with sqlite3.connect(stack.env["DATABASE_URL"].removeprefix("sqlite:///")) as db:
-        db.execute("UPDATE files SET result = ? WHERE id = ?",
+        db.execute("UPDATE files SET result = ?, percent = ? WHERE id = ?",
                    ('{"rows": 2, "columns": [{"name": "a", "type": "number", "min": -Infinity, "mean": NaN}]}',
-                    file_id))
+                    float("inf"), file_id))
 
     record = _strict_json(requests.get(f"{stack.api_url}/api/files/{file_id}", timeout=10).text)
 
     assert record["result"]["columns"] == [{"name": "a", "type": "number", "min": None, "mean": None}]
+    assert record["progress"]["percent"] is None

@@ -20,6 +20,8 @@ SERVICES = {
     "notifier": ("services/notifier", "", ["notifier.worker"]),
     "processor": ("services/processor", "", ["processor.worker"]),
     "sandbox": ("services/sandbox", "", ["sandbox.main"]),
+    "monitor": ("services/monitor", "", ["monitor.ingest", "monitor.wsgi", "monitor.worker", "monitor.beat",
+                                         "monitor.health", "monitor.terminal", "monitor.report"]),
 }
 
 

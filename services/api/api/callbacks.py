@@ -25,6 +25,9 @@ READABLE_FAILURES = frozenset({"MalformedFile", "OutsideFileStore", "TimedOut", 
 
 @shared_task(name="api.file_progress", ignore_result=True)
 def file_progress(report: dict[str, Any], file_id: int) -> None:
+    if finite_numbers(report["percent"]) is None:
+        log.warning("File %s: a progress report without a finite percent ignored", file_id)
+        return
     if _update_unfinished(file_id, status="processing", rows_done=report["rows"], percent=report["percent"]):
         log.info("File %s processing: %s rows, %s%%", file_id, report["rows"], report["percent"])
 

@@ -156,7 +156,7 @@ def get_file(file_id: int):  # type: ignore[no-untyped-def]
         "name": record.name,
         "request_id": record.request_id,
         "status": record.status,
-        "progress": {"rows": record.rows_done, "percent": record.percent},
+        "progress": {"rows": record.rows_done, "percent": finite_numbers(record.percent)},
         "result": finite_numbers(record.result),
         "error": record.error,
     }
