@@ -83,11 +83,18 @@ def _task_event(batch: Batch, event: Row, kind: str) -> None:
     attempts = batch.attempts.setdefault(task_id, {})
     attempt = attempt_for(attempts, kind, event, at)
     advance(attempt, kind, event, at)
-    traceback = clipped(event.get("traceback"), TRACEBACK_CHARS) if kind == "task-failed" else None
+    traceback = _tail(event.get("traceback"), TRACEBACK_CHARS) if kind == "task-failed" else None
     if traceback and task["traceback"] is None:
         task["traceback"] = redact(traceback)
     batch.touched.add(task_id)
     _seen(batch, task["request_id"], at)
+
+
+def _tail(value: object, limit: int) -> str | None:
+    # A traceback's last lines name the exception: cut from its start.
+    if not isinstance(value, str) or not value:
+        return None
+    return value if len(value) <= limit else "...\n" + value[-limit:]
 
 
 def _new_task(batch: Batch, task_id: str, event: Row) -> Row:

@@ -97,7 +97,7 @@ def render(data: dict[str, Any], public_url: str) -> Report:
         lines.extend(f"        {public_url}/traces/{request_id}" for request_id in group["requests"])
     sent, undelivered = data["alerts"].get("sent", 0), data["alerts"].get("undelivered", 0)
     lines += ["", f"Alerts: {sent} sent, {undelivered} undelivered, {data['alerts'].get('pending', 0)} pending"]
-    lines += ["", "Retries by task:"] + [f"{count:>6}  {name}" for name, count in data["retries"]] or ["  none"]
+    lines += ["", "Retries by task:"] + ([f"{count:>6}  {name}" for name, count in data["retries"]] or ["  none"])
     lines += ["", "Slowest tasks (p95 run time, p95 queue wait):"]
     lines += [f"  {name}  run {run:.1f} ms  wait {wait:.1f} ms" for name, run, wait in data["slowest"]]
     return Report(subject, "\n".join(lines) + "\n", _html(data, subject, day, public_url))

@@ -74,3 +74,13 @@ def test_malformed_events_are_counted_and_dropped():
     batch = merged([{"type": "task-sent"}, {"type": "task-started", "uuid": TASK, "timestamp": "soon"},
                     {"type": "something-else", "timestamp": 1}, {"no": "type"}])
     assert batch.dropped == 4 and not batch.tasks
+
+
+def test_a_long_traceback_keeps_its_last_lines_which_name_the_exception():
+    long = "Traceback (most recent call last):\n" + "  frame\n" * 2_000 + "ValueError: the reason"
+    failed = [*ONE_TRY[:3], event("task-failed", 10.5, hostname=WORKER, exception="ValueError('the reason')",
+                                  traceback=long)]
+
+    traceback = merged(failed).tasks[TASK]["traceback"]
+
+    assert traceback.endswith("ValueError: the reason") and len(traceback) <= merge.TRACEBACK_CHARS + 4
