@@ -38,6 +38,7 @@ compose-up:
 	$(PY) -m devtools.envfile
 	docker compose up -d --wait
 	docker compose exec api python -m api.seed
+	$(PY) -m devtools.stack where
 
 down: install
 	@if docker info >/dev/null 2>&1; then docker compose down; fi

@@ -1,6 +1,6 @@
 """Start, check and stop the local-process stack (honcho running the Procfile).
 
-    python -m devtools.stack up | down | status | grep RID | trace RID [--json] | report [--send]
+    python -m devtools.stack up | down | status | where | grep RID | trace RID [--json] | report [--send]
                             | deadletters list|redrive
 """
 
@@ -206,6 +206,8 @@ def main(argv: list[str]) -> int:
         print("Stack stopped.")
     elif command == "status":
         print("running" if stack.pid() else "stopped")
+    elif command == "where":  # after `docker compose up`: the same addresses, from .env
+        _print_where_to_look(stack, already=False)
     elif command == "grep" and len(argv) == 2:
         return loggrep.main(argv[1], stack.log_dir)
     elif command == "deadletters" and len(argv) == 2:

@@ -115,3 +115,19 @@ def test_no_command_or_health_check_carries_a_secret():
         lines = [*service.get("command", []), *service.get("healthcheck", {}).get("test", [])]
         for secret in (*SECRETS, "BROKER_URL", "DATABASE_URL"):
             assert not any(secret in line for line in lines), (name, secret)
+
+
+def test_inside_compose_every_process_calls_the_other_containers_not_itself(tmp_path):
+    """A fresh .env (what `make up` creates) must not point a container at its own loopback."""
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env.example")
+    env = envfile.parse(envfile.ensure(tmp_path).read_text())
+    def resolved(value: str) -> str:
+        return re.sub(r"\$\{(\w+)(?::-([^}]*)|:\?[^}]*)\}", lambda m: env.get(m[1]) or m[2] or "", value)
+
+    for name in APP_SERVICES:
+        environment = compose()[name].get("environment", {})
+        for key in ("PUSH_PROVIDER_URL", "SMS_PROVIDER_URL", "SMTP_HOST", "ALERT_WEBHOOK_URL", "BROKER_URL"):
+            value = resolved(environment.get(key, ""))
+            assert "127.0.0.1" not in value and "localhost" not in value, (name, key, value)
+    assert resolved(compose()["monitor"]["environment"]["ALERT_WEBHOOK_URL"]) == "http://sandbox:8090/v2/enqueue"
+    assert "devtools.stack where" in dry_run("compose-up").splitlines()[-1]
