@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -17,6 +17,8 @@ from monitor.tables import attempts, consumer, requests, tasks, workers
 
 # SQLite allows 32,766 parameters per statement; an IN list stays far below it.
 _IN_CHUNK = 900
+# The PostgreSQL advisory lock a batch holds until it commits (any number, the same everywhere).
+_BATCH_LOCK = 7_070_001
 
 
 def latest_beat(connection: Connection) -> float | None:
@@ -35,6 +37,10 @@ class Store:
 
     def load(self, connection: Connection, task_ids: set[str]) -> Batch:
         """The stored tasks and attempts among ``task_ids``, locked until the batch commits."""
+        if self.engine.dialect.name == "postgresql":
+            # Two monitors may share the queue, and one task's events reach both: a task with
+            # no row yet has nothing to lock, so batches take turns (SQLite's writes do anyway).
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _BATCH_LOCK})
         batch = Batch()
         ids = sorted(task_ids)
         for start in range(0, len(ids), _IN_CHUNK):
