@@ -54,6 +54,9 @@ def post(channel: str, url: str, key: str, payload: dict[str, str], timeout: flo
         raise TransientError(f"{channel} provider answered HTTP {status}")
     if status >= 400:
         raise PermanentError(f"{channel} provider refused the request: HTTP {status} {_error_text(response)}")
+    if not 200 <= status < 300:
+        # A redirect or an informational answer says nothing of the delivery: try again.
+        raise TransientError(f"{channel} provider answered HTTP {status}, which does not accept a delivery")
 
 
 def send_email(host: str, port: int, key: str, address: str, text: str, timeout: float) -> None:

@@ -76,3 +76,35 @@ def test_mails_share_a_connection_and_a_restarted_server_gets_a_new_one(server):
 
     assert server.inbox.sessions == 2
     assert server.inbox.message_ids == [f"<message-{n}-email@threadline.local>" for n in (1, 2, 3)]
+
+
+@pytest.mark.parametrize(("status", "outcome"), [(202, None), (302, providers.TransientError),
+                                                 (503, providers.TransientError), (429, providers.TransientError),
+                                                 (400, providers.PermanentError)])
+def test_only_a_2xx_answer_counts_as_delivered(status, outcome):
+    import http.server
+    import threading
+
+    class Provider(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.send_header("Location", "/elsewhere")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer((HOST, 0), Provider)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://{HOST}:{server.server_address[1]}/push"
+    try:
+        if outcome is None:
+            providers.post("push", url, "key-1", {"device_token": "t", "text": "hi"}, timeout=5)
+        else:
+            with pytest.raises(outcome):
+                providers.post("push", url, "key-1", {"device_token": "t", "text": "hi"}, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
