@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
+import threadline.flask
 from flask import Flask, jsonify
 from sqlalchemy.exc import InterfaceError, OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +21,11 @@ class ApiError(Exception):
 
 
 def register(app: Flask) -> None:
+    threadline.flask.json_errors(app)
+
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):  # type: ignore[no-untyped-def]
         return jsonify(error=error.message), error.status
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
-        # Its own headers (Allow of a 405, Retry-After...) except the HTML page's type.
-        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
-        return jsonify(error=error.description), error.code, headers
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
@@ -38,7 +34,3 @@ def register(app: Flask) -> None:
         log.warning("Database unavailable: %s", type(error.__cause__ or error).__name__)
         return jsonify(error="The database is unavailable; nothing was stored. Try again."), 503
 
-    @app.errorhandler(Exception)
-    def unexpected(error: Exception):  # type: ignore[no-untyped-def]
-        log.exception("Unhandled error")
-        return jsonify(error=InternalServerError.description), 500

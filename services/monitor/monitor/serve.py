@@ -11,7 +11,6 @@ from flask import Flask, abort, jsonify, redirect, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from threadline.database import make_engine
 from threadline.ids import is_valid_request_id
-from werkzeug.exceptions import HTTPException
 
 from monitor import migrate, traces, waterfall
 from monitor.alert_delivery import ALERT_STATES, alert_list
@@ -84,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         return generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
 
     app.add_url_rule("/", "index", lambda: redirect("/traces/"))
-    app.register_error_handler(HTTPException, _json_error)
+    threadline.flask.json_errors(app)
     app.register_error_handler(BadQuery, lambda exc: (jsonify(error=str(exc)), 400))
     return app
 
@@ -123,5 +122,3 @@ def _list_query(args: Any) -> dict[str, Any]:
     return {"state": state, "task": args.get("task") or None, "since": since_at, "limit": limit}
 
 
-def _json_error(exc: HTTPException) -> Any:
-    return jsonify(error=exc.description), exc.code

@@ -11,10 +11,10 @@ import time
 from typing import Any
 
 import threadline.flask
-from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, abort, jsonify, request
 
 from sandbox import pagerduty
+from sandbox.bodies import json_body
 from sandbox.faults import CHANNELS, FaultBoard
 from sandbox.records import Records
 
@@ -26,11 +26,8 @@ ADDRESS_FIELD = {"push": "device_token", "sms": "to"}
 def create_app(board: FaultBoard, records: Records) -> Flask:
     app = Flask("sandbox")
     threadline.flask.init_app(app)
+    threadline.flask.json_errors(app)
     app.register_blueprint(pagerduty.blueprint(board, pagerduty.AlertLog()))
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
-        return jsonify(error=error.description), error.code
 
     @app.post("/<channel>")
     def send(channel: str):  # type: ignore[no-untyped-def]
@@ -44,7 +41,9 @@ def create_app(board: FaultBoard, records: Records) -> Flask:
 
     @app.post("/admin/faults")
     def set_faults():  # type: ignore[no-untyped-def]
-        data = request.get_json(silent=True) or {}
+        data = json_body()
+        if not isinstance(data, dict):
+            return jsonify(error="the body must be a JSON object"), 400
         try:
             board.set(
                 str(data.get("channel", "all")),
@@ -52,7 +51,7 @@ def create_app(board: FaultBoard, records: Records) -> Flask:
                 latency_ms=int(data.get("latency_ms", 0)),
                 outage_seconds=float(data.get("outage_seconds", 0.0)),
             )
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             return jsonify(error=str(exc)), 422
         log.info("Faults now %s", board.describe())
         return jsonify(board.describe())
@@ -79,7 +78,7 @@ def create_app(board: FaultBoard, records: Records) -> Flask:
 def _send(channel: str, board: FaultBoard, records: Records):  # type: ignore[no-untyped-def]
     request_id = request.headers.get("X-Request-ID")
     key = request.headers.get("Idempotency-Key")
-    data = request.get_json(silent=True)
+    data = json_body()
     address = data.get(ADDRESS_FIELD[channel]) if isinstance(data, dict) else None
     if not key or not isinstance(address, str) or not isinstance(data.get("text"), str):
         records.request(channel, request_id, key, "rejected")
@@ -101,5 +100,8 @@ def _send(channel: str, board: FaultBoard, records: Records):  # type: ignore[no
 def _matches(args: Any):  # type: ignore[no-untyped-def]
     """Exact matches on the named fields; ``since`` (epoch seconds) keeps later records only."""
     wanted = {name: args[name] for name in ("channel", "request_id", "key", "outcome") if name in args}
-    since = float(args.get("since", 0))
+    try:
+        since = float(args.get("since", 0))
+    except ValueError:
+        abort(400, description="since must be a number of seconds since the epoch")
     return lambda entry: entry["at"] >= since and all(entry.get(name) == value for name, value in wanted.items())

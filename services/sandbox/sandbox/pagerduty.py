@@ -11,8 +11,9 @@ import threading
 import time
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
+from sandbox.bodies import json_body
 from sandbox.faults import FaultBoard
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -70,7 +71,7 @@ def blueprint(board: FaultBoard, log: AlertLog) -> Blueprint:
         verdict = board.verdict("alerts")
         if verdict is not None:
             return jsonify(status="error", message=f"injected {verdict}"), 503 if verdict == "outage" else 500
-        event = request.get_json(silent=True)
+        event = json_body()
         reason = problem(event)
         if reason is not None:
             return jsonify(status="invalid event", message="Event object is invalid", errors=[reason]), 400
