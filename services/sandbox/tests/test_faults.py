@@ -36,3 +36,15 @@ def test_a_repeated_key_replays_the_first_delivery():
     assert (replayed_first, replayed_second) == (False, True)
     assert second == first
     assert len(records.deliveries(lambda entry: True)) == 1
+
+
+def test_mail_is_kept_every_time_it_arrives_and_repeats_are_reported():
+    """As a real SMTP server: a repeated Message-ID is a second mail, not a replay."""
+    records = Records()
+
+    for request_id in ("rid-1", "rid-1"):
+        records.deliver("email", "<k-email@threadline.local>", request_id, "ada@example.com")
+    records.deliver("email", "<other-email@threadline.local>", "rid-2", "ada@example.com")
+
+    assert len(records.deliveries(lambda entry: entry["channel"] == "email")) == 3
+    assert records.duplicates() == {"<k-email@threadline.local>": 2}
