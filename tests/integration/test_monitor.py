@@ -171,3 +171,16 @@ def test_metrics_parse_and_count_what_is_stored(stack):
     assert online.get("notifier") == 1 and online.get("processor") == 1
     labels = {name for family in families.values() for sample in family.samples for name in sample.labels}
     assert labels <= {"name", "state", "worker", "le"}
+
+
+def test_the_event_queue_is_named_durable_and_bounded(stack):
+    vhost = stack.env["BROKER_URL"].rsplit("/", 1)[1]
+    listed = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "durable", "auto_delete",
+                             "arguments", "--formatter", "json"], capture_output=True, text=True, check=True,
+                            timeout=60).stdout
+    queue = next(q for q in json.loads(listed) if q["name"] == stack.env["MONITOR_QUEUE"])
+    arguments = {name: value for name, _, value in queue["arguments"]}
+
+    assert queue["durable"] and not queue["auto_delete"]
+    assert arguments["x-max-length"] == int(stack.env["MONITOR_QUEUE_MAX_LENGTH"])
+    assert arguments["x-overflow"] == "drop-head"
