@@ -219,13 +219,13 @@ def _kill_pool_children(stack, stop):
 
 
 def _notifier_pool(stack):
-    """PIDs of the notifier's pool processes: the notifier processes with no notifier child.
+    """PIDs of the notifier's pool processes: notifier worker processes whose parent is one.
 
-    Above them are the worker's main process and the shell honcho started it with.
+    A worker's main process has the shell honcho started it with (or honcho) as its parent, so
+    it is never among them, even while its pool is being replaced.
     """
-    workers = {pid for pid in stack.processes() if b"notifier.worker" in _cmdline(pid)}
-    parents = {_parent(pid) for pid in workers}
-    return [pid for pid in workers if pid not in parents and _parent(pid) in workers]
+    workers = {pid for pid in stack.processes() if b"notifier.worker" in _cmdline(pid).split(b"\0")}
+    return [pid for pid in workers if _parent(pid) in workers]
 
 
 def _cmdline(pid):
