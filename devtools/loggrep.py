@@ -1,7 +1,7 @@
 """Every log record of one request ID, from every log file, merged in time order.
 
 A record matches when it holds the request ID as a whole ID (``rid=demo-4``, a task ID
-``demo-4_<uuid>``, ``"request_id": "demo-4"``), not as the start of another (``demo-42``). A
+``demo-4_<suffix>``, ``"request_id": "demo-4"``), not as the start of another (``demo-42``). A
 record is its first line and the lines that follow it without a timestamp of their own: a
 traceback belongs to the record that logged it.
 """
@@ -16,7 +16,8 @@ from pathlib import Path
 
 # Characters a request ID may hold: one of them next to a match means a longer ID.
 _ID_CHAR = r"[A-Za-z0-9._-]"
-_TASK_SUFFIX = r"(?:_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?"
+# A task ID's suffix: threadline's 20 characters, or a UUID (task IDs of its earlier form).
+_TASK_SUFFIX = r"(?:_(?:[-.0-9A-Za-z]{20}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))?"
 # A text record starts with its timestamp, a JSON record with "{".
 _RECORD_START = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}|\{")
 

@@ -19,6 +19,8 @@ ValueError: boom
 2026-12-01 10:00:00,004 INFO    12 rid=demo-42 task=demo-42_0f8fad5b-d9cb-469f-a165-70867728950e parent=- x: ok
 {"timestamp": "2026-12-01 10:00:00,005", "message": "json", "request_id": "demo-4", "task_id": "-"}
 {"timestamp": "2026-12-01 10:00:00,006", "message": "json", "request_id": "demo-4.1", "task_id": "-"}
+2026-12-01 10:00:00,007 INFO    13 rid=other task=- parent=- x: waiting for demo-4_-O7B3fXy5ikRCs8EgA0k
+2026-12-01 10:00:00,008 INFO    13 rid=demo-4_x task=demo-4_x_-O7B3fXy5ikRCs8EgA0k parent=- x: another request
 """
 
 
@@ -27,7 +29,7 @@ def test_a_request_id_does_not_match_a_longer_one_and_keeps_its_traceback(tmp_pa
 
     lines = [line for _, _, line in loggrep.matching_lines("demo-4", tmp_path)]
 
-    assert len(lines) == 6
+    assert len(lines) == 7 and "waiting for demo-4_" in lines[-1]
     assert not any("demo-42" in line or "demo-4.1" in line for line in lines)
     assert lines[2:5] == ["Traceback (most recent call last):", '  File "x.py", line 1, in <module>',
                           "ValueError: boom"]
