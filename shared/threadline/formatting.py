@@ -7,7 +7,6 @@ the message template, its arguments and the exception as they were logged.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from datetime import UTC, datetime
 import colorlog
 from pythonjsonlogger.json import JsonFormatter
 
-from threadline.redaction import Redactor
+from threadline.redaction import Redactor, copy_record
 
 # Everything that could end a line or move the cursor on a terminal: C0 and C1 controls, DEL,
 # and the Unicode line and paragraph separators.
@@ -66,7 +65,7 @@ class RecordFormatter(logging.Formatter):
         if self.redactor is not None:
             prepared = self.redactor.record(record, extras=not self.text)
         else:
-            prepared = copy.copy(record)
+            prepared = copy_record(record)
             prepared.msg, prepared.args = record.getMessage(), None
         if self.text:
             self._escape(prepared)
@@ -75,10 +74,10 @@ class RecordFormatter(logging.Formatter):
     def _escape(self, record: logging.LogRecord) -> None:
         attributes = record.__dict__
         record.msg = escape(record.msg)
-        for name in self._fields:
-            value = attributes.get(name)
-            if isinstance(value, str):
-                attributes[name] = escape(value)
+        texts = {name: value for name in self._fields if isinstance(value := attributes.get(name), str)}
+        # One search over all of them: a control character in a field is rare.
+        if _CONTROL.search("".join(texts.values())) is not None:
+            attributes.update((name, escape(value)) for name, value in texts.items())
         if record.exc_info:
             record.exc_text, record.exc_info = self.inner.formatException(record.exc_info), None
         if record.exc_text:
