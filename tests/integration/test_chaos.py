@@ -346,24 +346,18 @@ def state_writes_refused(stack: Stack) -> Iterator[None]:
             db.execute("DROP FUNCTION it_refuse_sent()")
 
 
-def test_database_raising_on_the_state_write_sends_nothing_twice(pg_stack, sandbox):
+@pytest.mark.parametrize(("messages", "refused_until", "wanted", "what"), [
+    (10, "state write refused", 10, "state writes refused"),
+    # The whole retry budget (FAST_RETRIES: 10 attempts) spent on recording: a delivery the
+    # provider took is never failed, and never sent again.
+    (2, "attempt 10 of 10 failed", 5, "every channel's budget spent on its state write"),
+], ids=["for-a-while", "past-the-retry-budget"])
+def test_database_raising_on_the_state_write_sends_nothing_twice(pg_stack, sandbox, messages, refused_until,
+                                                                   wanted, what):
     tag = uuid.uuid4().hex[:8]
     with state_writes_refused(pg_stack):
-        sent = burst(pg_stack, f"it-refused-{tag}", 10)
-        poll_until(lambda: _count(pg_stack, f"rid=it-refused-{tag}-", "state write refused") >= 10,
-                   "state writes refused", timeout=60)
-
-    duplicates = settle_and_check(pg_stack, sandbox, sent)
-    assert duplicates == 0, "an e-mail was sent again after its state write failed"
-
-
-def test_a_delivery_the_provider_took_is_never_failed_however_long_its_state_write_is_refused(pg_stack, sandbox):
-    tag = uuid.uuid4().hex[:8]
-    with state_writes_refused(pg_stack):
-        sent = burst(pg_stack, f"it-refused-long-{tag}", 2)
-        # The retry budget (FAST_RETRIES: 10 attempts) spent on recording alone.
-        poll_until(lambda: _count(pg_stack, f"rid=it-refused-long-{tag}-", "attempt 10 of 10 failed") >= 5,
-                   "every channel's budget spent on its state write", timeout=120)
+        sent = burst(pg_stack, f"it-refused-{tag}", messages)
+        poll_until(lambda: _count(pg_stack, f"rid=it-refused-{tag}-", refused_until) >= wanted, what, timeout=120)
 
     duplicates = settle_and_check(pg_stack, sandbox, sent)
     assert duplicates == 0, "an e-mail was sent again after its state write failed"
