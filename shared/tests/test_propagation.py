@@ -118,7 +118,7 @@ def test_retries_keep_task_id_and_request_id_in_every_line(stack: Any, caller: A
         records = wait_succeeded(stack, result.id)
         messages = [r["message"] for r in records]
         assert sum("received" in m for m in messages) == 3, messages
-        assert sum(" retry: Retry in 0s" in m for m in messages) == 2, messages
+        assert sum(" retry: Retry in 1s" in m for m in messages) == 2, messages
         assert sum("succeeded in" in m for m in messages) == 1, messages
         assert {r["task_id"] for r in records} == {result.id}
         assert_all_carry(records, "req-retry")

@@ -84,7 +84,10 @@ def errback_probe(*args: Any) -> None:
     log.info("errback_probe args=%s", json.dumps(args, default=repr))
 
 
-@app.task(name="tl_caller.auto_retry", autoretry_for=(ValueError,), max_retries=3, default_retry_delay=0)
+# Retries wait a second: with no wait, under the threads pool, another thread can run the
+# retry to SUCCESS before this attempt stores RETRY, and RETRY then overwrites the result
+# (Celery's own race, not threadline's).
+@app.task(name="tl_caller.auto_retry", autoretry_for=(ValueError,), max_retries=3, default_retry_delay=1)
 def auto_retry(fails: int) -> str:
     attempt = auto_retry.request.retries
     log.info("auto_retry attempt %s", attempt)
@@ -97,7 +100,7 @@ def auto_retry(fails: int) -> str:
 def self_retry(self: Any, fails: int) -> str:
     log.info("self_retry attempt %s", self.request.retries)
     if self.request.retries < fails:
-        raise self.retry(countdown=0)
+        raise self.retry(countdown=1)
     return f"done after {self.request.retries}"
 
 
