@@ -1,4 +1,4 @@
-"""Publishing from a web request: never held for long, whatever the broker does.
+"""Publishing from a web request or a relay: never held for long, whatever the broker does.
 
 A broker that is away fails a publish after one quick retry; one that takes the message but
 does not confirm it (a memory or disk alarm blocks its publishers) fails it after the confirm

@@ -33,4 +33,3 @@ def register(app: Flask) -> None:
         # The transaction did not commit: nothing of this request was stored.
         log.warning("Database unavailable: %s", type(error.__cause__ or error).__name__)
         return jsonify(error="The database is unavailable; nothing was stored. Try again."), 503
-

@@ -120,5 +120,3 @@ def _list_query(args: Any) -> dict[str, Any]:
     if not 1 <= limit <= MAX_LIMIT:
         raise BadQuery(f"limit must be between 1 and {MAX_LIMIT}")
     return {"state": state, "task": args.get("task") or None, "since": since_at, "limit": limit}
-
-

@@ -46,7 +46,9 @@ def deliver(config: Settings, channel: str, key: str, address: str, text: str) -
 def post(channel: str, url: str, key: str, payload: dict[str, str], timeout: float) -> None:
     """POST ``payload`` to an HTTP provider; the provider deduplicates by ``key``."""
     try:
-        response = _session().post(url, json=payload, headers={"Idempotency-Key": key}, timeout=timeout)
+        # A redirect is not followed: requests would turn the POST into a GET, which delivers nothing.
+        response = _session().post(url, json=payload, headers={"Idempotency-Key": key}, timeout=timeout,
+                                   allow_redirects=False)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise TransientError(f"{channel} provider unreachable: {type(exc).__name__}") from None
     status = response.status_code

@@ -93,6 +93,12 @@ def test_only_a_2xx_answer_counts_as_delivered(status, outcome):
             self.send_header("Location", "/elsewhere")
             self.end_headers()
 
+        def do_GET(self) -> None:
+            # Where the redirect points: a client that followed it would read a 200 here.
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
         def log_message(self, *args: Any) -> None:
             pass
 
