@@ -134,7 +134,7 @@ def _line_format() -> str:
         return LINE_FORMAT
     # threadline's text format with its three fields as constants: the same bytes per line,
     # no work per record.
-    from threadline.logs import TEXT_FORMAT
+    from threadline.formatting import TEXT_FORMAT
 
     fields = {"request_id": FLOOR_RID, "task_id": make_task_id(FLOOR_RID), "parent_id": "-"}
     line = TEXT_FORMAT

