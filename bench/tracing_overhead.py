@@ -70,7 +70,13 @@ class Worker:
              "--without-mingle", "--without-heartbeat"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        wait_for(lambda: self.log.exists() and b" ready." in self.log.read_bytes(), f"{mode} worker ready", 120)
+        wait_for(self._ready, f"{mode} worker ready", 120)
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the {self.mode} worker exited ({self.proc.returncode}): are bench/requirements.txt's "
+                               "packages installed? (make bench installs them)")
+        return self.log.exists() and b" ready." in self.log.read_bytes()
 
     def stop(self) -> None:
         pids = [self.proc.pid, *children(self.proc.pid)]
