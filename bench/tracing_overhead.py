@@ -1,10 +1,10 @@
 """What tracing costs a Celery worker: threadline and its peers against plain Celery, side by side.
 
-    .venv/bin/python bench/tracing_overhead.py [--pairs 8] [--tasks 10000] [--parents 3000]
-        [--peers traced,redacted,asgi,otel]
+    .venv/bin/python bench/tracing_overhead.py [--pairs 8] [--runs 2] [--tasks 10000]
+        [--parents 3000] [--peers traced,redacted,asgi,otel]
 
-It starts a RabbitMQ node of its own, so that the node's CPU time counts only the benchmark's
-messages. Each pair starts a new plain worker and a new worker for each peer (prefork, 2
+Each run starts a RabbitMQ node of its own, so that the node's CPU time counts only the
+benchmark's messages. Each pair starts a new plain worker and a new worker for each peer (prefork, 2
 processes; see overhead_app for how each peer sets itself up), in an order that rotates from
 pair to pair, and runs each of them through two scenarios: (a) N no-op tasks that each log one
 line; (b) parents that each publish 3 children, every task logging one line. The messages are
@@ -13,7 +13,8 @@ starts consuming. Per run: drain throughput is tasks / (last task line - start o
 worker CPU per task is read from /proc for the worker and its pool processes, the publish rate
 is messages per second of the publishing loop, and the broker's CPU per message is the node's
 CPU time from the first publish to the last task, over the tasks. It prints each peer's median
-ratios to plain over the pairs and writes one row per peer into bench/README.md, with the
+ratios to plain over the pairs of each run and of all runs, and writes one row per peer (all
+runs) into bench/README.md, with the
 redaction filter's cost per record.
 
 Each pair gets new worker processes: a worker keeps the speed it starts with (two identical
@@ -200,7 +201,8 @@ def main() -> None:
     from overhead_app import MODES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=8)
+    parser.add_argument("--pairs", type=int, default=8, help="pairs per run")
+    parser.add_argument("--runs", type=int, default=2, help="runs, each on a new RabbitMQ node")
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--parents", type=int, default=3_000)
     parser.add_argument("--peers", default=",".join(DEFAULT_PEERS),
@@ -217,12 +219,21 @@ def main() -> None:
     opts.peers = opts.peers.split(",")
     if unknown := set(opts.peers) - set(MODES[1:]):
         parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
-    if opts.pairs < 6 or opts.tasks < 10_000 or opts.parents < 3_000:
-        parser.error("the method needs --pairs >= 6, --tasks >= 10000, --parents >= 3000")
-    from devtools.private_rabbit import PrivateRabbit
-
+    if opts.pairs < 6 or opts.runs < 1 or opts.tasks < 10_000 or opts.parents < 3_000:
+        parser.error("the method needs --pairs >= 6, --runs >= 1, --tasks >= 10000, --parents >= 3000")
     log_dir = Path(os.environ.get("BENCH_LOG_DIR") or ROOT / "logs" / "bench")
     log_dir.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for run in range(opts.runs):
+        print(f"run {run + 1} of {opts.runs}", flush=True)
+        runs.append(one_run(log_dir, opts))
+    report(runs, redaction_cost(), opts)
+
+
+def one_run(log_dir: Path, opts: argparse.Namespace) -> Results:
+    """The pairs of one run, on a RabbitMQ node of its own."""
+    from devtools.private_rabbit import PrivateRabbit
+
     base = Path(tempfile.mkdtemp(prefix="threadline-bench-"))
     node = PrivateRabbit(base / "rabbit")
     # Erlang's schedulers spin while they wait for work, which /proc counts as CPU time; without
@@ -232,11 +243,10 @@ def main() -> None:
         node.start()
         assert node.process is not None
         driver = Celery("driver", broker=node.url)
-        results = run_pairs(driver, node.process.pid, node.url, log_dir, opts)
+        return run_pairs(driver, node.process.pid, node.url, log_dir, opts)
     finally:
         node.stop()
         shutil.rmtree(base, ignore_errors=True)
-    report(results, redaction_cost(), opts)
 
 
 Results = dict[str, dict[str, list[dict[str, float]]]]  # peer -> scenario -> one dict per pair
@@ -271,15 +281,23 @@ def run_pairs(driver: Celery, broker_pid: int, broker: str, log_dir: Path, opts:
     return ratios
 
 
-def report(ratios: Results, cost: dict[str, float], opts: argparse.Namespace) -> None:
-    medians = {
+def medians_of(ratios: Results) -> dict[str, dict[str, dict[str, float]]]:
+    return {
         peer: {scenario: {key: statistics.median(r[key] for r in rows) for key in rows[0]}
                for scenario, rows in by_scenario.items()}
         for peer, by_scenario in ratios.items()
     }
-    print(json.dumps({"pairs": opts.pairs, "median_over_plain": medians, "filters_us_per_record": cost}, indent=2))
-    command = (f"`.venv/bin/python bench/tracing_overhead.py --pairs {opts.pairs} --tasks {opts.tasks} "
-               f"--parents {opts.parents} --peers {','.join(opts.peers)}`")
+
+
+def report(runs: list[Results], cost: dict[str, float], opts: argparse.Namespace) -> None:
+    """Medians of each run and over the pairs of all runs, printed; the latter as rows."""
+    pooled: Results = {peer: {scenario: [r for run in runs for r in run[peer][scenario]] for scenario in by_scenario}
+                       for peer, by_scenario in runs[0].items()}
+    medians = medians_of(pooled)
+    print(json.dumps({"pairs": opts.pairs * opts.runs, "median_over_plain": medians,
+                      "each_run": [medians_of(run) for run in runs], "filters_us_per_record": cost}, indent=2))
+    command = (f"`.venv/bin/python bench/tracing_overhead.py --pairs {opts.pairs} --runs {opts.runs} "
+               f"--tasks {opts.tasks} --parents {opts.parents} --peers {','.join(opts.peers)}`")
     for peer, by_scenario in medians.items():
         cells = []
         for scenario, m in by_scenario.items():
@@ -287,7 +305,7 @@ def report(ratios: Results, cost: dict[str, float], opts: argparse.Namespace) ->
             cells.append(f"{scenario}: thr {m['throughput']:.3f}, cpu {1 / m['cpu_per_task']:.3f}, "
                          f"pub {m['publish_rate']:.3f}, broker {m['plain_broker_us']:.0f} -> "
                          f"{m['broker_us']:.0f} us/msg")
-        figures = "; ".join(cells)
+        figures = f"{opts.runs * opts.pairs} pairs in {opts.runs} runs; " + "; ".join(cells)
         if peer == "redacted":
             figures += (f"; redaction {cost['redact_plain_us']:.1f} us/record "
                         f"({cost['redact_pii_us']:.1f} with PII)")
