@@ -72,7 +72,8 @@ class TextFormatter(logging.Formatter):
     The line is TEXT_FORMAT filled in one step, and the record is neither copied nor changed:
     formatting a copy with logging's formatter cost a traced no-op task 9.5 % more
     instructions than plain Celery, this 2.3 % (bench/instructions.py). The trace IDs arrive
-    escaped (see the comment below); the message and the logger's name are escaped here.
+    escaped (see the comment below); the message, the level and the logger's name are escaped
+    here.
     A bad format string raises here, inside the handler's ``emit``, so logging reports it the
     usual way ("--- Logging error ---") and the caller carries on.
     """
@@ -88,7 +89,7 @@ class TextFormatter(logging.Formatter):
         attributes = record.__dict__
         line = TEXT_FORMAT % {
             "asctime": iso_time(record.created),
-            "levelname": record.levelname,
+            "levelname": escape(record.levelname),
             "process": record.process,
             # Made safe for a line where they entered: context.trace_ids, logs.TraceFilter.
             "request_id": attributes.get("request_id", _MISSING),
