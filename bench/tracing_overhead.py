@@ -305,7 +305,8 @@ def report(runs: list[Results], cost: dict[str, float], opts: argparse.Namespace
             cells.append(f"{scenario}: thr {m['throughput']:.3f}, cpu {1 / m['cpu_per_task']:.3f}, "
                          f"pub {m['publish_rate']:.3f}, broker {m['plain_broker_us']:.0f} -> "
                          f"{m['broker_us']:.0f} us/msg")
-        figures = f"{opts.runs * opts.pairs} pairs in {opts.runs} runs; " + "; ".join(cells)
+        runs = f"{opts.runs} runs" if opts.runs > 1 else "1 run"
+        figures = f"{opts.runs * opts.pairs} pairs in {runs}; " + "; ".join(cells)
         if peer == "redacted":
             figures += (f"; redaction {cost['redact_plain_us']:.1f} us/record "
                         f"({cost['redact_pii_us']:.1f} with PII)")
