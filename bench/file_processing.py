@@ -15,10 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import platform
 import random
-import re
 import resource
 import subprocess
 import sys
@@ -26,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from readme_table import write_row
 
 BENCH = Path(__file__).resolve().parent
 README = BENCH / "README.md"
@@ -124,20 +123,6 @@ def child(kind: str, path: str) -> None:
     json.dump({"rows": stats["rows"], "seconds": seconds, "peak_mb": peak_mb, "stats": stats}, sys.stdout)
 
 
-def write_row(result: str, command: str) -> None:
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    row = f"| {ROW_KEY} | `{command}` | {result} | {machine} |"
-    if not README.exists():
-        README.write_text(
-            "# Benchmarks\n\nFigures of the last run of each command; rerun it to refresh its row.\n\n"
-            "| benchmark | command | result | machine |\n|---|---|---|---|\n"
-        )
-    text = README.read_text()
-    pattern = re.compile(rf"^\| {re.escape(ROW_KEY)} \|.*$", re.MULTILINE)
-    text = pattern.sub(row, text) if pattern.search(text) else text.rstrip("\n") + "\n" + row + "\n"
-    README.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=int, default=200, help="size of the big file in MB (at least 200 for the README)")
@@ -168,7 +153,7 @@ def main() -> None:
         f"at {small_mb:.0f} MB, {processor['peak_mb']:.0f} MB at {big_mb:.0f} MB"
     )
     if args.mb >= 200:
-        write_row(result, ".venv/bin/python bench/file_processing.py")
+        write_row(ROW_KEY, ".venv/bin/python bench/file_processing.py", result)
         print(f"row written to {README.relative_to(BENCH.parent)}")
 
 

@@ -79,7 +79,7 @@ def main() -> None:
         parser.error("valgrind is not installed (apt-get install valgrind)")
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(HERE))
-    from tracing_overhead import write_row
+    from readme_table import write_row
 
     from devtools import rabbit
 
@@ -101,8 +101,8 @@ def main() -> None:
         if opts.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     reference = sum(figures[modes[0]])
-    command = (f"`.venv/bin/python bench/instructions.py --modes {opts.modes} --small {opts.small} "
-               f"--large {opts.large}`")
+    command = (f".venv/bin/python bench/instructions.py --modes {opts.modes} --small {opts.small} "
+               f"--large {opts.large}")
     for mode, (main_ir, pool_ir) in figures.items():
         total = main_ir + pool_ir
         text = (f"main {main_ir / 1e3:,.1f}k, pool {pool_ir / 1e3:,.1f}k, total {total / 1e3:,.1f}k "

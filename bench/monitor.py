@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -52,6 +51,7 @@ from monitor.tables import attempts, tasks  # noqa: E402
 from monitor.tables import requests as requests_table  # noqa: E402
 from threadline.database import make_engine  # noqa: E402
 
+from bench.readme_table import write_row  # noqa: E402
 from devtools.private_stack import (  # noqa: E402
     free_port,
     postgres_database,
@@ -344,21 +344,6 @@ def _timed(session: requests.Session, urls: list[str]) -> list[float]:
 
 def _p(values: list[float], percent: int) -> float:
     return values[min(len(values) - 1, int(len(values) * percent / 100))]
-
-
-def write_row(key: str, command: str, result: str) -> None:
-    import platform
-
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs (shared, noisy), Python {platform.python_version()}"
-    row = f"| {key} | `{command}` | {result} | {machine} |"
-    text_ = README.read_text()
-    pattern = re.compile(rf"^\| {re.escape(key)} \|.*$", re.MULTILINE)
-    if pattern.search(text_):
-        text_ = pattern.sub(lambda _: row, text_)
-    else:
-        table_end = text_.index("\n\n", text_.index("| benchmark |"))
-        text_ = text_[:table_end] + "\n" + row + text_[table_end:]
-    README.write_text(text_)
 
 
 def main() -> None:

@@ -31,7 +31,6 @@ import datetime
 import json
 import logging
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from readme_table import write_row
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -296,8 +296,8 @@ def report(runs: list[Results], cost: dict[str, float], opts: argparse.Namespace
     medians = medians_of(pooled)
     print(json.dumps({"pairs": opts.pairs * opts.runs, "median_over_plain": medians,
                       "each_run": [medians_of(run) for run in runs], "filters_us_per_record": cost}, indent=2))
-    command = (f"`.venv/bin/python bench/tracing_overhead.py --pairs {opts.pairs} --runs {opts.runs} "
-               f"--tasks {opts.tasks} --parents {opts.parents} --peers {','.join(opts.peers)}`")
+    command = (f".venv/bin/python bench/tracing_overhead.py --pairs {opts.pairs} --runs {opts.runs} "
+               f"--tasks {opts.tasks} --parents {opts.parents} --peers {','.join(opts.peers)}")
     for peer, by_scenario in medians.items():
         cells = []
         for scenario, m in by_scenario.items():
@@ -313,21 +313,6 @@ def report(runs: list[Results], cost: dict[str, float], opts: argparse.Namespace
         elif peer == "traced":
             figures += f"; trace filter {cost['trace_filter_us']:.1f} us/record"
         write_row(f"tracing_overhead.py: {peer}", command, figures)
-
-
-def write_row(name: str, command: str, figures: str) -> None:
-    readme = HERE / "README.md"
-    text = readme.read_text()
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    row = f"| {name} | {command} | {figures} | {machine}, {datetime.date.today().isoformat()} |"
-    lines = [row if line.startswith(f"| {name} |") else line for line in text.splitlines()]
-    if row not in lines:
-        # At the end of the first table, the one of every benchmark's rows.
-        end = next(i for i, line in enumerate(lines) if line.startswith("| "))
-        while end < len(lines) and lines[end].startswith("|"):
-            end += 1
-        lines.insert(end, row)
-    readme.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

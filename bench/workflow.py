@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -58,6 +57,7 @@ sys.path.insert(0, str(ROOT))
 
 from notifier import providers  # noqa: E402  (needs ROOT on the path when run as a script)
 from notifier.config import settings  # noqa: E402
+from readme_table import write_row  # noqa: E402
 from threadline.conf import celery_config  # noqa: E402
 
 bare = Celery("bare")
@@ -371,18 +371,8 @@ def report(args: argparse.Namespace, ratios: dict[str, list[float]], rows: list[
     last = " ".join(rows[-1].split(": ", 1)[1].replace("|", ";").split())
     summary = ", ".join(f"{name} {median:.2f}" for name, median in medians.items())
     result = f"median ratios over {args.pairs} pairs: {summary}; last pair: {last}"
-    command = f"`.venv/bin/python bench/workflow.py --messages {args.messages} --pairs {args.pairs}`"
+    command = f".venv/bin/python bench/workflow.py --messages {args.messages} --pairs {args.pairs}"
     write_row("notification workflow", command, result)
-
-
-def write_row(name: str, command: str, result: str) -> None:
-    readme = HERE / "README.md"
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    row = f"| {name} | {command} | {result} | {machine} |"
-    lines = readme.read_text().splitlines() if readme.exists() else [
-        "# Benchmarks", "", "| benchmark | command | result | machine |", "|---|---|---|---|"]
-    lines = [line for line in lines if not line.startswith(f"| {name} |")] + [row]
-    readme.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

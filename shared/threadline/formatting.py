@@ -71,7 +71,7 @@ class TextFormatter(logging.Formatter):
 
     The line is TEXT_FORMAT filled in one step, and the record is neither copied nor changed:
     formatting a copy with logging's formatter cost a traced no-op task 9.5 % more
-    instructions than plain Celery, this 2.3 % (bench/instructions.py). The trace IDs arrive
+    instructions than plain Celery, this 2.2 % (bench/instructions.py). The trace IDs arrive
     escaped (see the comment below); the message, the level and the logger's name are escaped
     here.
     A bad format string raises here, inside the handler's ``emit``, so logging reports it the
