@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import amqp
 from celery import Celery
 from celery.events.event import get_exchange
-from kombu import Connection, Consumer, Message, Queue, binding
+from kombu import Connection, Queue, binding
 from kombu.exceptions import OperationalError
 from sqlalchemy.exc import DBAPIError
 
@@ -46,10 +47,11 @@ def event_queue(settings: Settings, connection: Connection) -> Queue:
     )
 
 
-def _parse(message: Message) -> Any:
+def _parse(message: amqp.Message) -> Any:
     # JSON only, as Celery's event serializer is configured: never pickle from the broker.
-    if message.content_type != "application/json":
-        log.warning("Dropped an event message of content type %r", message.content_type)
+    content_type = message.properties.get("content_type")
+    if content_type != "application/json":
+        log.warning("Dropped an event message of content type %r", content_type)
         return None
     try:
         return json.loads(message.body)
@@ -63,7 +65,7 @@ class Ingester:
 
     def __init__(self, app: Celery, settings: Settings, store: Store, name: str) -> None:
         self.app, self.settings, self.store, self.name = app, settings, store, name
-        self.pending: list[tuple[Message, list[dict[str, Any]]]] = []
+        self.pending: list[tuple[amqp.Message, list[dict[str, Any]]]] = []
         self.held = 0  # events in self.pending
         self.first_at = 0.0
         self.last_beat = 0.0
@@ -87,21 +89,21 @@ class Ingester:
     def _consume(self, connection: Connection, should_stop: Callable[[], bool]) -> None:
         channel = connection.channel()
         queue = event_queue(self.settings, connection)
-        # on_message, not callbacks: the body is parsed here, once, without kombu's decoding
-        # steps, which cost more than the merge itself at thousands of events a second.
-        consumer = Consumer(
-            channel, queues=[queue], on_message=self._on_message, prefetch_count=self.settings.batch_size * 2,
-        )
-        with consumer:
-            log.info("Consuming events from queue %s", self.settings.queue)
-            while not should_stop():
-                with contextlib.suppress(TimeoutError):
-                    connection.drain_events(timeout=self._wait())
-                if self._due():
-                    self.flush()
-            self.flush()
+        queue(channel).declare()
+        # py-amqp's own consume, not kombu's Consumer: the body is parsed here, once, without
+        # the message object and decoding steps kombu adds to every delivery (most deliveries
+        # carry one event).
+        channel.basic_qos(0, self.settings.batch_size * 2, False)
+        channel.basic_consume(queue.name, callback=self._on_message)
+        log.info("Consuming events from queue %s", self.settings.queue)
+        while not should_stop():
+            with contextlib.suppress(TimeoutError):
+                connection.drain_events(timeout=self._wait())
+            if self._due():
+                self.flush()
+        self.flush()
 
-    def _on_message(self, message: Message) -> None:
+    def _on_message(self, message: amqp.Message) -> None:
         body = _parse(message)
         events = body if isinstance(body, list) else [body]
         if not self.pending:
@@ -113,14 +115,17 @@ class Ingester:
         self.held += len(kept)
 
     def _wait(self) -> float:
-        if not self.pending:
-            return IDLE_BEAT
-        return max(0.0, self.first_at + self.settings.flush_ms / 1000 - time.monotonic())
+        # One of two fixed timeouts, not the time left until the batch is due: py-amqp sets
+        # the socket's timeout around every frame it reads when it changes, two system calls
+        # per frame. A batch is checked after every message, so it is at most one flush
+        # interval late.
+        return self.settings.flush_ms / 1000 if self.pending else IDLE_BEAT
 
     def _due(self) -> bool:
+        now = time.monotonic()
         if not self.pending:
-            return time.monotonic() - self.last_beat >= IDLE_BEAT
-        return self.held >= self.settings.batch_size or self._wait() == 0
+            return now - self.last_beat >= IDLE_BEAT
+        return self.held >= self.settings.batch_size or now - self.first_at >= self.settings.flush_ms / 1000
 
     def flush(self) -> None:
         """Commit the pending events in one transaction, then acknowledge their messages."""
@@ -134,7 +139,8 @@ class Ingester:
                 time.sleep(RETRY_PAUSE)
         if self.pending:
             # One acknowledgement for the whole batch: every delivery up to the last message.
-            self.pending[-1][0].ack(multiple=True)
+            last = self.pending[-1][0]
+            last.channel.basic_ack(last.delivery_tag, multiple=True)
         if dropped:
             log.warning("Dropped %d malformed events", dropped)
         self.pending.clear()
