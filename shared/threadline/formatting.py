@@ -29,7 +29,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # A traceback's lines follow the record's line indented, so none of them can pass for a record.
 _CONTINUATION = "\n  "
-_MISSING = "-"
+# What a line writes for a trace ID a record has none of.
+MISSING = "-"
 
 
 def escape(text: str) -> str:
@@ -92,9 +93,9 @@ class TextFormatter(logging.Formatter):
             "levelname": escape(record.levelname),
             "process": record.process,
             # Made safe for a line where they entered: context.trace_ids, logs.TraceFilter.
-            "request_id": attributes.get("request_id", _MISSING),
-            "task_id": attributes.get("task_id", _MISSING),
-            "parent_id": attributes.get("parent_id", _MISSING),
+            "request_id": attributes.get("request_id", MISSING),
+            "task_id": attributes.get("task_id", MISSING),
+            "parent_id": attributes.get("parent_id", MISSING),
             "name": escape(record.name),
             "message": escape(message),
         }

@@ -15,12 +15,11 @@ from typing import Any
 
 from threadline import logfiles
 from threadline.context import TraceIds, bound, ids_of_message, running_task_ids
-from threadline.formatting import JsonLineFormatter, TextFormatter, escape
+from threadline.formatting import MISSING, JsonLineFormatter, TextFormatter, escape
 from threadline.ids import request_id_from_task_id
 from threadline.redaction import Redactor
 
 JSON_FIELDS = "%(asctime)s %(levelname)s %(process)d %(name)s %(message)s %(request_id)s %(task_id)s %(parent_id)s"
-_MISSING = "-"
 _ID_FIELDS = ("request_id", "parent_id", "task_id")
 # The loggers of the worker's main process: strategy, request, consumer, control.
 _CELERY_WORKER = "celery.worker"
@@ -38,7 +37,7 @@ class TraceFilter(logging.Filter):
             # Set where the record was made: a pool process's record forwarded to its parent
             # (a QueueHandler), or IDs a caller passed in ``extra``; escaped for the line here.
             for name in _ID_FIELDS:
-                attributes[name] = escape(str(attributes.get(name, _MISSING)))
+                attributes[name] = escape(str(attributes.get(name, MISSING)))
             return True
         ids = bound()
         if ids is None:
@@ -48,14 +47,14 @@ class TraceFilter(logging.Filter):
                 ids = _ids_from_celery_record(record)
             ids = ids or running_task_ids()
             if ids is None:
-                record.request_id = record.parent_id = record.task_id = _MISSING
+                record.request_id = record.parent_id = record.task_id = MISSING
                 return True
         # Unpacked, not read by field name: each field name is a descriptor lookup, and this
         # runs for every record.
         request_id, parent_id, task_id = ids
         record.request_id = request_id
-        record.parent_id = parent_id or _MISSING
-        record.task_id = task_id or _MISSING
+        record.parent_id = parent_id or MISSING
+        record.task_id = task_id or MISSING
         return True
 
 
