@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from kombu import Connection
 
 from devtools.stack import Stack, descendants, poll_until
 from tests.integration.monitor import (
     CHANNEL_TASKS,
     FAN_OUT,
+    Consumer,
     get_trace,
     running,
     settled,
@@ -88,16 +90,6 @@ def wait_delivered_in_flower(stack: Stack, request_ids: list[str]) -> None:
     poll_until(delivered, "Flower saw every task succeed", timeout=120, interval=1)
 
 
-def done_but_not_stored(stack: Stack, request_ids: list[str]) -> bool:
-    """Some request's tasks all succeeded (Flower saw their events) and the monitor has none of it:
-    the consumer holds those events in its open batch."""
-    for request_id in list(request_ids):
-        tasks = flower_tasks(stack, request_id).values()
-        if len([t for t in tasks if t["state"] == "SUCCESS"]) == 4 and get_trace(stack, request_id).status_code == 404:
-            return True
-    return False
-
-
 def test_consumer_stopped_while_messages_flow_then_started_misses_and_doubles_nothing(bare_stack, consumer):
     stopped = threading.Event()
     thread, request_ids = post_in_background(bare_stack, f"mon-stop-{uuid.uuid4().hex[:6]}", 24, 6, stopped)
@@ -116,13 +108,46 @@ def test_consumer_stopped_while_messages_flow_then_started_misses_and_doubles_no
 
 def test_consumer_killed_mid_batch_misses_and_doubles_nothing(bare_stack, consumer):
     thread, request_ids = post_in_background(bare_stack, f"mon-kill-{uuid.uuid4().hex[:6]}", 24)
-    poll_until(lambda: len(request_ids) >= 8 and done_but_not_stored(bare_stack, request_ids),
-               "a request done in Flower, its events held by the consumer", timeout=60, interval=0.1)
-    consumer.kill()
+    kill_holding_a_done_request(bare_stack, consumer, request_ids)
     consumer.start()
     thread.join(timeout=120)
 
     assert_each_trace_complete(bare_stack, request_ids)
+
+
+def kill_holding_a_done_request(stack: Stack, consumer: Consumer, request_ids: list[str]) -> str:
+    """SIGKILL the consumer while its open batch holds every event of a finished request.
+
+    Flower saw the request's tasks succeed, so their events reached the monitor's queue too;
+    none is waiting there, so the consumer had them delivered; the monitor stored nothing of
+    the request before the kill, nor after it, so no commit beat the kill (else: try again).
+    """
+    for _ in range(3):
+        held = poll_until(lambda: delivered_but_not_stored(stack, request_ids),
+                          "a request done in Flower, its events delivered to the consumer and not stored",
+                          timeout=60, interval=0.1)
+        consumer.kill()
+        if get_trace(stack, held).status_code == 404:
+            return held  # type: ignore[return-value]
+        consumer.start()
+    raise AssertionError("each kill came after the consumer committed the request it held")
+
+
+def delivered_but_not_stored(stack: Stack, request_ids: list[str]) -> str | None:
+    """A request all of whose tasks succeeded (Flower saw their events), none of whose events is
+    stored, while the monitor's queue has no event waiting for the consumer."""
+    for request_id in list(request_ids):
+        tasks = flower_tasks(stack, request_id).values()
+        if len([t for t in tasks if t["state"] == "SUCCESS"]) == 4 and get_trace(stack, request_id).status_code == 404:
+            return request_id if waiting_events(stack) == 0 else None
+    return None
+
+
+def waiting_events(stack: Stack) -> int:
+    """Messages in the monitor's queue not yet delivered to a consumer (unacknowledged ones are not counted)."""
+    with Connection(stack.env["BROKER_URL"]) as connection:
+        queue = stack.env.get("MONITOR_QUEUE", "threadline.monitor.events")
+        return connection.default_channel.queue_declare(queue, passive=True).message_count
 
 
 def test_a_task_of_a_stopped_worker_is_pending_then_succeeds_once_it_is_back(bare_stack, consumer):
