@@ -19,9 +19,9 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from celery import Celery, signals
 from threadline.ids import make_task_id, new_request_id
@@ -146,9 +146,23 @@ def _line_format() -> str:
 def publish(scenario: str, count: int) -> float:
     """Publish ``count`` messages of ``scenario`` as the mode's publisher would, as one
     request; seconds spent publishing all but the first, which opens the connection."""
-    task = noop if scenario == "noop" else parent
     if MODE == "otel":
         start_otel()
+    return _publish(scenario, count)
+
+
+def serve_publishing(requests: Iterable[str], answer: TextIO) -> None:
+    """``publish`` for each line of ``requests`` ("noop 2500"), its seconds on a line of
+    ``answer``: one publisher, set up once, for a pair's many rounds."""
+    if MODE == "otel":
+        start_otel()
+    for line in requests:
+        scenario, count = line.split()
+        print(_publish(scenario, int(count)), file=answer, flush=True)
+
+
+def _publish(scenario: str, count: int) -> float:
+    task = noop if scenario == "noop" else parent
     send = (lambda i: task.apply_async((i,), task_id=make_task_id(FLOOR_RID))) if MODE == "floor" else task.delay
     with _as_one_request():
         send(-1)

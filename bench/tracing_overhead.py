@@ -4,23 +4,26 @@
         [--parents 3000] [--peers traced,redacted,asgi,otel]
 
 Each run starts a RabbitMQ node of its own, so that the node's CPU time counts only the
-benchmark's messages. Each pair starts a new plain worker and a new worker for each peer (prefork, 2
-processes; see overhead_app for how each peer sets itself up), in an order that rotates from
-pair to pair, and runs each of them through two scenarios: (a) N no-op tasks that each log one
-line; (b) parents that each publish 3 children, every task logging one line. The messages are
-published first, in a separate process set up like the worker's publisher, then the worker
-starts consuming. Per run: drain throughput is tasks / (last task line - start of consumption),
-worker CPU per task is read from /proc for the worker and its pool processes, the publish rate
-is messages per second of the publishing loop, and the broker's CPU per message is the node's
-CPU time from the first publish to the last task, over the tasks. It prints each peer's median
-ratios to plain over the pairs of each run and of all runs, and writes one row per peer (all
-runs) into bench/README.md, with the
-redaction filter's cost per record.
+benchmark's messages. Each pair starts a new plain worker and a new worker for each peer
+(prefork, 2 processes; see overhead_app for how each peer sets itself up), each with a
+publisher process set up like the mode's publishers, and runs them through two scenarios: (a)
+N no-op tasks that each log one line; (b) parents that each publish 3 children, every task
+logging one line. A scenario runs in as many rounds as there are workers, each round in
+another order, so that every worker drains in every place of the order once: in each round a
+worker's publisher publishes its share of the messages, then the worker consumes them. Over a
+pair's rounds: drain throughput is tasks / the time from the start of consumption to the last
+task line, worker CPU per task is read from /proc for the worker and its pool processes, the
+publish rate is messages per second of the publishing loops, and the broker's CPU per message
+is the node's CPU time from the first publish to the last task, over the tasks. It prints each
+peer's median ratios to plain over the pairs of each run and of all runs, and writes one row
+per peer (all runs) into bench/README.md, with the redaction filter's cost per record.
 
-Each pair gets new worker processes: a worker keeps the speed it starts with (two identical
-plain workers differ by a few percent of CPU per task for their whole life), so pairs of the
-same processes would not be independent samples. Peers beyond the default: ``control`` (plain
-again: how far from 1.0 the method strays) and ``floor`` (threadline's bytes, none of its code).
+Why rounds: the machine's speed drifts over seconds (two plain workers of one pair measured
+1.18 apart in one scenario and 0.92 in the next), and a worker that drained its share in one
+stretch of time would carry that stretch's speed into its ratio. Why new processes per pair:
+so that a process's own luck (its memory layout) is sampled too. Peers beyond the default:
+``control`` (plain again: how far from 1.0 the method strays) and ``floor`` (threadline's
+bytes, none of its code).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import tempfile
 import time
 import timeit
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,7 +75,24 @@ class Worker:
              "--without-mingle", "--without-heartbeat"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        wait_for(self._ready, f"{mode} worker ready", 120)
+        # Its publisher, set up as the mode's publishers are, kept for the pair's rounds.
+        self.publisher = subprocess.Popen([sys.executable, __file__, "--publisher"], env=env, text=True,
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            wait_for(self._ready, f"{mode} worker ready", 120)
+        except BaseException:  # a worker that never got ready, or the bench stopped meanwhile
+            self.stop()
+            raise
+
+    def publish(self, scenario: str, count: int) -> float:
+        """Seconds the publisher took for ``count`` messages of ``scenario`` (but the first)."""
+        assert self.publisher.stdin is not None and self.publisher.stdout is not None
+        self.publisher.stdin.write(f"{scenario} {count}\n")
+        self.publisher.stdin.flush()
+        answer = self.publisher.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"the {self.mode} publisher exited ({self.publisher.wait()})")
+        return float(answer)
 
     def _ready(self) -> bool:
         if self.proc.poll() is not None:
@@ -80,6 +101,8 @@ class Worker:
         return self.log.exists() and b" ready." in self.log.read_bytes()
 
     def stop(self) -> None:
+        self.publisher.kill()
+        self.publisher.wait(30)
         pids = [self.proc.pid, *children(self.proc.pid)]
         self.proc.terminate()
         try:
@@ -119,17 +142,11 @@ def wait_for(check: Any, what: str, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def run_once(driver: Celery, broker_pid: int, worker: Worker, scenario: str, count: int) -> dict[str, float]:
-    """Publish, then let the worker drain; its figures (see the module's docstring)."""
+def run_once(driver: Celery, broker_pid: int, worker: Worker, scenario: str, count: int) -> Counter[str]:
+    """Publish, then let the worker drain; the sums its figures are made of (see ``figures``)."""
     tasks = count * (4 if scenario == "fanout" else 1)
     broker0 = tree_cpu_seconds(broker_pid)
-    out = subprocess.run(
-        [sys.executable, __file__, "--publish", scenario, str(count)],
-        env={**os.environ, "BENCH_MODE": worker.mode, "BENCH_BROKER": driver.conf.broker_url,
-             "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])},
-        check=True, capture_output=True, text=True,
-    )
-    publish_seconds = float(out.stdout.strip())
+    publish_seconds = worker.publish(scenario, count)
     marker = b"] succeeded in "
     offset = worker.log.stat().st_size
     cpu0, start = tree_cpu_seconds(worker.proc.pid), time.time()
@@ -152,8 +169,15 @@ def run_once(driver: Celery, broker_pid: int, worker: Worker, scenario: str, cou
     cpu = tree_cpu_seconds(worker.proc.pid) - cpu0
     broker = tree_cpu_seconds(broker_pid) - broker0
     driver.control.cancel_consumer(f"bench.{worker.mode}", destination=[worker.hostname], reply=True)
-    return {"throughput": tasks / (end - start), "cpu_per_task": cpu / tasks,
-            "publish_rate": (count - 1) / publish_seconds, "broker_per_task": broker / tasks}
+    return Counter({"tasks": tasks, "seconds": end - start, "cpu": cpu, "published": count - 1,
+                    "publish_seconds": publish_seconds, "broker": broker})
+
+
+def figures(sums: Counter[str]) -> dict[str, float]:
+    """A worker's figures over its rounds: each a total over a total, so every task weighs the same."""
+    tasks = sums["tasks"]
+    return {"throughput": tasks / sums["seconds"], "cpu_per_task": sums["cpu"] / tasks,
+            "publish_rate": sums["published"] / sums["publish_seconds"], "broker_per_task": sums["broker"] / tasks}
 
 
 def last_timestamp(tail: bytes) -> float:
@@ -207,14 +231,14 @@ def main() -> None:
     parser.add_argument("--parents", type=int, default=3_000)
     parser.add_argument("--peers", default=",".join(DEFAULT_PEERS),
                         help=f"comma-separated, each compared with plain Celery: {', '.join(MODES[1:])}")
-    parser.add_argument("--publish", nargs=2, metavar=("SCENARIO", "COUNT"), help=argparse.SUPPRESS)
+    parser.add_argument("--publisher", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args()
     # A plain `kill` must still stop the workers and the node (the finally blocks).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    if opts.publish:
-        from overhead_app import publish
+    if opts.publisher:
+        from overhead_app import serve_publishing
 
-        print(publish(opts.publish[0], int(opts.publish[1])))
+        serve_publishing(sys.stdin, sys.stdout)
         return
     opts.peers = opts.peers.split(",")
     if unknown := set(opts.peers) - set(MODES[1:]):
@@ -256,15 +280,19 @@ def run_pairs(driver: Celery, broker_pid: int, broker: str, log_dir: Path, opts:
     modes = ["plain", *opts.peers]
     ratios: Results = {peer: {"noop": [], "fanout": []} for peer in opts.peers}
     for pair in range(opts.pairs):
-        shift = pair % len(modes)
-        order = modes[shift:] + modes[:shift]
         workers: dict[str, Worker] = {}
         try:
-            for mode in order:
+            for mode in rotated(modes, pair):
                 workers[mode] = Worker(mode, broker, log_dir)
                 run_once(driver, broker_pid, workers[mode], "noop", WARM_UP)
             for scenario, count in (("noop", opts.tasks), ("fanout", opts.parents)):
-                runs = {mode: run_once(driver, broker_pid, workers[mode], scenario, count) for mode in order}
+                sums: dict[str, Counter[str]] = {mode: Counter() for mode in modes}
+                # As many rounds as workers, each in another order: each worker drains in each
+                # place once, and in every stretch of the pair's time, not in one of its own.
+                for turn in range(len(modes)):
+                    for mode in rotated(modes, pair + turn):
+                        sums[mode] += run_once(driver, broker_pid, workers[mode], scenario, count // len(modes))
+                runs = {mode: figures(sums[mode]) for mode in modes}
                 plain = runs["plain"]
                 print(f"pair {pair + 1} {scenario:6} plain {plain['throughput']:.0f}/s, "
                       f"broker {plain['broker_per_task'] * 1e6:.0f} us/msg", flush=True)
@@ -279,6 +307,11 @@ def run_pairs(driver: Celery, broker_pid: int, broker: str, log_dir: Path, opts:
             for worker in workers.values():
                 worker.stop()
     return ratios
+
+
+def rotated(modes: list[str], shift: int) -> list[str]:
+    shift %= len(modes)
+    return modes[shift:] + modes[:shift]
 
 
 def medians_of(ratios: Results) -> dict[str, dict[str, dict[str, float]]]:

@@ -44,6 +44,9 @@ class TracedRequest(Request):
     """Celery's Request that binds the task's IDs while the main process handles a time
     limit or a lost pool process, so Celery's lines about it carry them."""
 
+    # Celery's Request keeps its attributes in slots: one per message, no __dict__ either here.
+    __slots__ = ()
+
     def _bind(self) -> Any:
         return bind(ids_of_message(self.id, self._request_dict))
 
@@ -75,5 +78,5 @@ def traced_request_class(base: Any) -> type:
     if cls is Request:
         return TracedRequest
     if cls not in _traced_classes:
-        _traced_classes[cls] = type(f"Traced{cls.__name__}", (TracedRequest, cls), {})
+        _traced_classes[cls] = type(f"Traced{cls.__name__}", (TracedRequest, cls), {"__slots__": ()})
     return _traced_classes[cls]
