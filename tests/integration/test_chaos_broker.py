@@ -9,11 +9,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
 
-from devtools.stack import poll_until
+from devtools.stack import Stack, poll_until
 from tests.integration.notifications import (
     ADA,
     ENABLED,
@@ -40,6 +41,7 @@ def test_every_accepted_message_is_delivered_across_a_broker_killed_with_sigkill
     stopped_at = time.monotonic()
     poll_until(lambda: len(outcomes) >= 25, "POSTs while the broker is down", timeout=120)
     down_posts = [o for o in outcomes if o[2] > stopped_at]
+    _sync_upload_is_refused_and_leaves_nothing(stack, tag)
     file_upload = upload(stack, f"it-file-broker-down-{tag}", "a,b\n1,2\n")
     assert file_upload.status_code == 202, file_upload.text
     node.start()
@@ -56,6 +58,18 @@ def test_every_accepted_message_is_delivered_across_a_broker_killed_with_sigkill
     record = wait_finished(stack, file_upload.json()["file_id"], timeout=120)
     assert record["status"] == "succeeded" and record["result"]["rows"] == 1, record
     print(f"broker killed: {len(down_posts)} POSTs while it was down; {duplicates} e-mail duplicates")
+
+
+def _sync_upload_is_refused_and_leaves_nothing(stack: Stack, tag: str) -> None:
+    # A header check needs the processor's answer, which cannot come without a broker: the
+    # client is told so at once, and the upload is not kept.
+    store = Path(stack.env["FILE_STORE"])
+    before = set(store.glob("*"))
+    refused = upload(stack, f"it-file-sync-broker-down-{tag}", "a,b\n1,2\n", validate="sync")
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Content-Type"] == "application/json"
+    assert refused.json()["error"].startswith("The broker is unreachable"), refused.text
+    assert set(store.glob("*")) == before
 
 
 def _burst(stack, tag, outcomes, done):

@@ -1,5 +1,8 @@
 """GET /metrics: what the store holds, in Prometheus' text format, computed at each scrape.
 
+Counters and histograms count the tasks retention removed too (see ``totals``); gauges
+describe what is stored now.
+
 Labels stay few: task name, state, alert state. No request or task IDs, no worker host names
 (short-lived pods would each make a series).
 """
@@ -13,15 +16,17 @@ from typing import Any
 from kombu import Connection
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from monitor import totals
 from monitor.config import Settings
 from monitor.tables import alerts, consumer, tasks, workers
 
 # Celery workers beat every 2 s; three missed beats and a worker counts as gone.
 WORKER_STALE_SECONDS = 10.0
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+_HISTOGRAM_HELP = {"threadline_task_runtime_seconds": "Run time of finished tasks",
+                   "threadline_task_queue_wait_seconds": "Queue wait of started tasks"}
 
 
 class StoreCollector(Collector):
@@ -35,15 +40,7 @@ class StoreCollector(Collector):
             for name, state, count in connection.execute(query):
                 by_state.add_metric([name or "", state], count)
             yield by_state
-            retries = CounterMetricFamily("threadline_task_retries", "Retries of stored tasks", labels=["name"])
-            for name, retried in connection.execute(select(tasks.c.name, func.sum(tasks.c.retries)).group_by(
-                    tasks.c.name)):
-                retries.add_metric([name or ""], retried or 0)
-            yield retries
-            yield self._histogram(connection, "threadline_task_runtime_seconds", "Run time of finished tasks",
-                                  tasks.c.runtime_ms)
-            yield self._histogram(connection, "threadline_task_queue_wait_seconds", "Queue wait of started tasks",
-                                  tasks.c.queue_wait_ms)
+            yield from _counted(totals.of_all_tasks(connection))
             alert_states = GaugeMetricFamily("threadline_alerts", "Alerts by delivery state", labels=["state"])
             for state, count in connection.execute(select(alerts.c.state, func.count()).group_by(alerts.c.state)):
                 alert_states.add_metric([state], count)
@@ -58,16 +55,6 @@ class StoreCollector(Collector):
                                 value=beat[2] if beat[2] is not None else float("nan"))
         yield GaugeMetricFamily("threadline_monitor_queue_depth", "Events waiting in the monitor's queue",
                                 value=self._queue_depth())
-
-    def _histogram(self, connection: Any, metric: str, documentation: str, column: Any) -> HistogramMetricFamily:
-        seconds = column / 1000
-        counts = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in BUCKETS]
-        query = select(tasks.c.name, func.count(), func.sum(seconds), *counts).where(column.is_not(None))
-        family = HistogramMetricFamily(metric, documentation, labels=["name"])
-        for name, total, added, *cumulative in connection.execute(query.group_by(tasks.c.name)):
-            buckets = [(str(bound), count or 0) for bound, count in zip(BUCKETS, cumulative, strict=True)]
-            family.add_metric([name or ""], [*buckets, ("+Inf", total)], added or 0.0)
-        return family
 
     def _workers(self) -> GaugeMetricFamily:
         # Labelled by the node name's prefix ("notifier" of notifier@host): one series per kind of
@@ -93,3 +80,18 @@ class StoreCollector(Collector):
         except Exception:  # the broker away or the queue not declared yet: unknown, not zero
             return float("nan")
 
+
+
+def _counted(sums: totals.Totals) -> Iterator[Any]:
+    """The retries counter and the histograms, by task name, from their sums."""
+    retries = CounterMetricFamily(totals.RETRIES, "Retries of the tasks the monitor stored", labels=["name"])
+    for (metric, _, name), value in sorted(sums.items()):
+        if metric == totals.RETRIES:
+            retries.add_metric([name], value)
+    yield retries
+    for metric, documentation in _HISTOGRAM_HELP.items():
+        family = HistogramMetricFamily(metric, documentation, labels=["name"])
+        for name in sorted({name for (kind, sample, name) in sums if kind == metric and sample == "count"}):
+            buckets = [(str(bound), sums.get((metric, str(bound), name), 0)) for bound in totals.BUCKETS]
+            family.add_metric([name], [*buckets, ("+Inf", sums[(metric, "count", name)])], sums[(metric, "sum", name)])
+        yield family

@@ -1,4 +1,5 @@
-"""Forget requests older than MONITOR_RETENTION_DAYS, with their tasks and attempts."""
+"""Forget requests older than MONITOR_RETENTION_DAYS, with their tasks and attempts; what
+they counted in /metrics' counters and histograms stays counted (``totals.forget``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import time
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
+from monitor import totals
+from monitor.store import Store
 from monitor.tables import attempts, requests, tasks
 
 log = logging.getLogger(__name__)
@@ -31,7 +34,7 @@ def keep(engine: Engine, days: float, stop: threading.Event) -> None:
 
 def purge(engine: Engine, cutoff: float) -> int:
     """Delete the requests last seen before ``cutoff`` (epoch seconds); return how many."""
-    removed = 0
+    removed, insert = 0, Store(engine).insert
     while True:
         with engine.begin() as connection:
             old = connection.execute(
@@ -39,6 +42,7 @@ def purge(engine: Engine, cutoff: float) -> int:
             ).scalars().all()
             if not old:
                 break
+            totals.forget(connection, tasks.c.request_id.in_(old), insert)
             task_ids = select(tasks.c.task_id).where(tasks.c.request_id.in_(old))
             connection.execute(delete(attempts).where(attempts.c.task_id.in_(task_ids)))
             connection.execute(delete(tasks).where(tasks.c.request_id.in_(old)))

@@ -115,3 +115,16 @@ alerts = Table(
     Column("sent_at", Float),
     Index("ix_monitor_alerts_state_next", "state", "next_attempt_at"),
 )
+
+# What retention removed from /metrics' counters and histograms (retries, run-time and
+# queue-wait buckets, per task name), so that they never fall: Prometheus reads a counter that
+# falls as a restart, and its rates would count every stored task again.
+purged = Table(
+    "monitor_purged",
+    metadata,
+    Column("metric", String(64), primary_key=True),
+    # "" for a counter; for a histogram "count", "sum" or a bucket's upper bound.
+    Column("sample", String(16), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("value", Float, nullable=False),
+)
