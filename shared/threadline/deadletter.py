@@ -1,7 +1,7 @@
 """The dead-letter queue: where task messages that can never be processed end, and the way back.
 
     python -m threadline.deadletter list      # one line per dead-lettered message
-    python -m threadline.deadletter redrive   # publish each back to the queue it died in
+    python -m threadline.deadletter redrive   # publish each back to the queue it died in, once
 
 Both read BROKER_URL. A message is taken off the dead-letter queue only once the broker
 confirmed its republication, so a redrive cut short loses nothing.
@@ -9,6 +9,7 @@ confirmed its republication, so a redrive cut short loses nothing.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import Iterator
@@ -67,10 +68,14 @@ def dead_letters(connection: Connection) -> Iterator[Message]:
 
 
 def redrive(connection: Connection) -> int:
-    """Publish every dead-lettered message back to the queue it died in; return how many."""
+    """Publish each message the dead-letter queue holds now back to the queue it died in; return
+    how many. Only those: one that dies again at once (a poison message) comes back behind them
+    and waits for the operator, instead of going round for as long as the redrive would run."""
+    declare(connection)
+    waiting = dead_letter_queue()(connection.default_channel).queue_declare(passive=True).message_count
     producer = connection.Producer()
     count = 0
-    for message in dead_letters(connection):
+    for message in itertools.islice(dead_letters(connection), waiting):
         info = describe(message)
         headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-")}
         producer.publish(
