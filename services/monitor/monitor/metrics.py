@@ -81,7 +81,6 @@ class StoreCollector(Collector):
             return float("nan")
 
 
-
 def _counted(sums: totals.Totals) -> Iterator[Any]:
     """The retries counter and the histograms, by task name, from their sums."""
     retries = CounterMetricFamily(totals.RETRIES, "Retries of the tasks the monitor stored", labels=["name"])
