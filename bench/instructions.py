@@ -11,7 +11,7 @@ pool processes (running the task, its line and the "succeeded" line). The proces
 publishes the messages beforehand runs under callgrind too, for the cost of one publish.
 Wall-clock ratios on a shared machine move by several percent from pair to pair; these counts
 move less, but they move: a worker whose broker answers more slowly turns its event loop more
-often per task (plain measured 1,728k to 1,770k per task in three runs on one day), so compare
+often per task (plain measured 1,728k to 1,770k per task in four runs on one day), so compare
 modes within one run, on an otherwise idle machine. It prints each mode's figures, the others
 relative to the first, and writes a row per mode into bench/README.md. Needs valgrind (apt
 package ``valgrind``).
