@@ -132,15 +132,10 @@ def _line_format() -> str:
         return ASGI_FORMAT
     if MODE != "floor":
         return LINE_FORMAT
-    # threadline's text format with its three fields as constants: the same bytes per line,
-    # no work per record.
-    from threadline.formatting import TEXT_FORMAT
-
-    fields = {"request_id": FLOOR_RID, "task_id": make_task_id(FLOOR_RID), "parent_id": "-"}
-    line = TEXT_FORMAT
-    for name, value in fields.items():
-        line = line.replace(f"%({name})s", value)
-    return line
+    # threadline's text line with its three fields as constants: the same bytes per line, no
+    # work per record.
+    return (f"%(asctime)s %(levelname)-7s %(process)-6d rid={FLOOR_RID} task={make_task_id(FLOOR_RID)} parent=- "
+            "%(name)s: %(message)s")
 
 
 def publish(scenario: str, count: int) -> float:
