@@ -37,6 +37,16 @@ def test_text_lines_carry_ids_once_and_redacted(tmp_path: Path, root_restored: N
     assert "jane" not in text and "bob@" not in text and "7946" not in text and "Traceback" in text
 
 
+def test_a_text_line_holds_each_field_in_its_place() -> None:
+    from threadline.formatting import TextFormatter
+
+    record = logging.LogRecord("celery.app.trace", logging.WARNING, __file__, 1, "sent %s", ("x",), None)
+    record.created, record.process = 1767225600.1239, 42  # 2026-01-01T00:00:00.1239 UTC
+    record.request_id, record.task_id, record.parent_id = "req-1", "req-1_task", "-"
+    assert TextFormatter(None).format(record) == (
+        "2026-01-01T00:00:00.123+00:00 WARNING 42     rid=req-1 task=req-1_task parent=- celery.app.trace: sent x")
+
+
 def test_stack_and_cached_traceback_follow_the_line_indented_and_redacted(tmp_path: Path, root_restored: None) -> None:
     logs.configure("unit", fmt="text", log_dir=str(tmp_path))
     logging.getLogger("plain").info("here", stack_info=True)

@@ -93,8 +93,9 @@ def configure(
     personal data unmasked: only for processes that never log any (it costs a few
     microseconds per record). Calling it again replaces the handler it installed before.
 
-    The handler formats a copy of each record: the record itself reaches the handlers after
-    it (pytest's capture, an error tracker, a QueueHandler) as it was logged.
+    The handler never changes a record (it reads the text line from it, and formats a copy as
+    JSON): each record reaches the handlers after it (pytest's capture, an error tracker, a
+    QueueHandler) as it was logged.
     """
     fmt = (fmt or os.environ.get("LOG_FORMAT") or "text").lower()
     if fmt not in ("text", "json"):
