@@ -11,22 +11,21 @@ N no-op tasks that each log one line; (b) parents that each publish 3 children, 
 logging one line. A scenario runs in as many rounds as there are workers, each round in
 another order (a Williams square, mirrored in every other pair), so that every worker drains in
 every place of the order once per pair and, over two pairs, right after every other worker
-equally often. In each round the publishers take turns, a quarter of each one's share at a
-time, then each worker in turn consumes its queue. Over a pair's rounds: drain throughput is
-tasks / the time from the start of consumption to the last task line, worker CPU per task is
-read from /proc for the worker and its pool processes, the publish rate is messages per second
-of the publishing loops, and the broker's CPU per message is the node's CPU time while the
-worker's messages were published and while it drained them, over the tasks. It prints each
-peer's median ratios to plain over the pairs of each run and of all runs, and writes one row
-per peer (all runs) into bench/README.md, with the redaction filter's cost per record.
+equally often: in each round a worker's publisher publishes its share of the messages, then
+the worker consumes them. Over a pair's rounds: drain throughput is tasks / the time from the
+start of consumption to the last task line, worker CPU per task is read from /proc for the
+worker and its pool processes, the publish rate is messages per second of the publishing
+loops, and the broker's CPU per message is the node's CPU time from the first publish to the
+last task, over the tasks. It prints each peer's median ratios to plain over the pairs of each
+run and of all runs, and writes one row per peer (all runs) into bench/README.md, with the
+redaction filter's cost per record.
 
 Why rounds: the machine's speed drifts over seconds (two plain workers of one pair measured
 1.18 apart in one scenario and 0.92 in the next), and a worker that drained its share in one
-stretch of time would carry that stretch's speed into its ratio. Publishing takes about a
-second per share, so the publishers take turns in quarters for the same reason. Why a
-balanced order: merely rotated, the order kept each worker right after the same one. Why
-new processes per pair: so that a process's own luck (its memory layout) is sampled too. Peers
-beyond the default: ``control`` (plain again: how far from 1.0 the method strays) and
+stretch of time would carry that stretch's speed into its ratio. Why a balanced order: merely
+rotated, the order kept each worker right after the same one, in whose wake it published.
+Why new processes per pair: so that a process's own luck (its memory layout) is sampled too.
+Peers beyond the default: ``control`` (plain again: how far from 1.0 the method strays) and
 ``floor`` (threadline's bytes, none of its code).
 """
 
@@ -60,8 +59,6 @@ ROOT = HERE.parent
 DEFAULT_PEERS = ("traced", "redacted", "asgi", "otel")
 # No-op tasks each new worker runs before it is measured: the first tasks pay one-time costs.
 WARM_UP = 500
-# Turns each publisher takes in a round: a chunk of its share at a time.
-PUBLISH_CHUNKS = 4
 # The ratios per peer, other/plain except CPU (plain/other): for each, 1.0 means free.
 KEYS = ("throughput", "cpu_per_task", "publish_rate", "broker_per_task")
 
@@ -148,18 +145,11 @@ def wait_for(check: Any, what: str, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def publish(broker_pid: int, worker: Worker, scenario: str, count: int) -> Counter[str]:
-    """Let the worker's publisher publish ``count`` messages; the sums its figures are made of."""
-    broker0 = tree_cpu_seconds(broker_pid)
-    seconds = worker.publish(scenario, count)
-    return Counter({"published": count - 1, "publish_seconds": seconds,
-                    "broker": tree_cpu_seconds(broker_pid) - broker0})
-
-
-def drain(driver: Celery, broker_pid: int, worker: Worker, scenario: str, count: int) -> Counter[str]:
-    """Let the worker consume the ``count`` messages of ``scenario`` waiting in its queue."""
+def run_once(driver: Celery, broker_pid: int, worker: Worker, scenario: str, count: int) -> Counter[str]:
+    """Publish, then let the worker drain; the sums its figures are made of (see ``figures``)."""
     tasks = count * (4 if scenario == "fanout" else 1)
     broker0 = tree_cpu_seconds(broker_pid)
+    publish_seconds = worker.publish(scenario, count)
     marker = b"] succeeded in "
     offset = worker.log.stat().st_size
     cpu0, start = tree_cpu_seconds(worker.proc.pid), time.time()
@@ -182,22 +172,8 @@ def drain(driver: Celery, broker_pid: int, worker: Worker, scenario: str, count:
     cpu = tree_cpu_seconds(worker.proc.pid) - cpu0
     broker = tree_cpu_seconds(broker_pid) - broker0
     driver.control.cancel_consumer(f"bench.{worker.mode}", destination=[worker.hostname], reply=True)
-    return Counter({"tasks": tasks, "seconds": end - start, "cpu": cpu, "broker": broker})
-
-
-def one_round(driver: Celery, broker_pid: int, workers: dict[str, Worker], order: list[str], scenario: str,
-              count: int) -> dict[str, Counter[str]]:
-    """Each worker's publisher publishes ``count`` messages, the publishers taking turns in
-    chunks, so that every publish rate samples the same stretches of time; then each worker
-    drains its queue, in ``order``."""
-    sums = {mode: Counter() for mode in order}
-    chunk = count // PUBLISH_CHUNKS
-    for _ in range(PUBLISH_CHUNKS):
-        for mode in order:
-            sums[mode] += publish(broker_pid, workers[mode], scenario, chunk)
-    for mode in order:
-        sums[mode] += drain(driver, broker_pid, workers[mode], scenario, chunk * PUBLISH_CHUNKS)
-    return sums
+    return Counter({"tasks": tasks, "seconds": end - start, "cpu": cpu, "published": count - 1,
+                    "publish_seconds": publish_seconds, "broker": broker})
 
 
 def figures(sums: Counter[str]) -> dict[str, float]:
@@ -312,15 +288,14 @@ def run_pairs(driver: Celery, broker_pid: int, broker: str, log_dir: Path, opts:
         try:
             for mode in orders[0]:
                 workers[mode] = Worker(mode, broker, log_dir)
-                one_round(driver, broker_pid, {mode: workers[mode]}, [mode], "noop", WARM_UP)
+                run_once(driver, broker_pid, workers[mode], "noop", WARM_UP)
             for scenario, count in (("noop", opts.tasks), ("fanout", opts.parents)):
                 sums: dict[str, Counter[str]] = {mode: Counter() for mode in modes}
                 # As many rounds as workers, each in another order: each worker drains in each
                 # place once, and in every stretch of the pair's time, not in one of its own.
                 for order in orders:
-                    for mode, round_sums in one_round(driver, broker_pid, workers, order, scenario,
-                                                      count // len(modes)).items():
-                        sums[mode] += round_sums
+                    for mode in order:
+                        sums[mode] += run_once(driver, broker_pid, workers[mode], scenario, count // len(modes))
                 runs = {mode: figures(sums[mode]) for mode in modes}
                 plain = runs["plain"]
                 print(f"pair {pair + 1} {scenario:6} plain {plain['throughput']:.0f}/s, "
