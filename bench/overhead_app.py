@@ -147,18 +147,23 @@ def publish(scenario: str, count: int) -> float:
 
 
 def serve_publishing(requests: Iterable[str], answer: TextIO) -> None:
-    """``publish`` for each line of ``requests`` ("noop 2500"), its seconds on a line of
-    ``answer``: one publisher, set up once, for a pair's many rounds."""
+    """``publish`` for each line of ``requests`` ("noop 2500 bench.plain": scenario, count,
+    queue), its seconds on a line of ``answer``: one publisher, set up once, for a pair's many
+    rounds."""
     if MODE == "otel":
         start_otel()
     for line in requests:
-        scenario, count = line.split()
-        print(_publish(scenario, int(count)), file=answer, flush=True)
+        scenario, count, queue = line.split()
+        print(_publish(scenario, int(count), queue), file=answer, flush=True)
 
 
-def _publish(scenario: str, count: int) -> float:
+def _publish(scenario: str, count: int, queue: str | None = None) -> float:
     task = noop if scenario == "noop" else parent
-    send = (lambda i: task.apply_async((i,), task_id=make_task_id(FLOOR_RID))) if MODE == "floor" else task.delay
+
+    def send(i: int) -> None:
+        task_id = make_task_id(FLOOR_RID) if MODE == "floor" else None
+        task.apply_async((i,), task_id=task_id, queue=queue)
+
     with _as_one_request():
         send(-1)
         started = time.perf_counter()

@@ -1,7 +1,7 @@
 """What tracing costs a Celery worker: threadline and its peers against plain Celery, side by side.
 
     .venv/bin/python bench/tracing_overhead.py [--pairs 8] [--runs 2] [--tasks 10000]
-        [--parents 3000] [--peers traced,redacted,asgi,otel]
+        [--parents 3000] [--publish 5000] [--peers traced,redacted,asgi,otel]
 
 Each run starts a RabbitMQ node of its own, so that the node's CPU time counts only the
 benchmark's messages. Each pair starts a new plain worker and a new worker for each peer
@@ -14,9 +14,11 @@ every place of the order once per pair and, over two pairs, right after every ot
 equally often: in each round a worker's publisher publishes its share of the messages, then
 the worker consumes them. Over a pair's rounds: drain throughput is tasks / the time from the
 start of consumption to the last task line, worker CPU per task is read from /proc for the
-worker and its pool processes, the publish rate is messages per second of the publishing
-loops, and the broker's CPU per message is the node's CPU time from the first publish to the
-last task, over the tasks. It prints each peer's median ratios to plain over the pairs of each
+worker and its pool processes, and the broker's CPU per message is the node's CPU time from
+the first publish to the last task, over the tasks. After a scenario's rounds comes its
+publish duel: the publishers take turns in blocks of 100 messages (about 25 ms each), in the
+pair's orders, to queues nobody consumes; the publish rate is messages per second of their
+publishing loops. It prints each peer's median ratios to plain over the pairs of each
 run and of all runs, and writes one row per peer (all runs) into bench/README.md, with the
 redaction filter's cost per record.
 
@@ -24,7 +26,10 @@ Why rounds: the machine's speed drifts over seconds (two plain workers of one pa
 1.18 apart in one scenario and 0.92 in the next), and a worker that drained its share in one
 stretch of time would carry that stretch's speed into its ratio. Why a balanced order: merely
 rotated, the order kept each worker right after the same one, in whose wake it published.
-Why new processes per pair: so that a process's own luck (its memory layout) is sampled too.
+Why a duel of short blocks for the publish rate: a worker's share of the rounds took a fan-out
+publisher about 0.6 s per pair, spread over the pair's minutes, and its pair ratios spread
+with a standard deviation of up to 0.12; turns of 25 ms put every publisher in the same
+moments of the machine. Why new processes per pair: so that a process's own luck (its memory layout) is sampled too.
 Peers beyond the default: ``control`` (plain again: how far from 1.0 the method strays) and
 ``floor`` (threadline's bytes, none of its code).
 """
@@ -59,6 +64,9 @@ ROOT = HERE.parent
 DEFAULT_PEERS = ("traced", "redacted", "asgi", "otel")
 # No-op tasks each new worker runs before it is measured: the first tasks pay one-time costs.
 WARM_UP = 500
+# Messages a publisher publishes in one turn of the publish duel: about 25 ms, short enough
+# that the publishers' turns see the same machine.
+PUBLISH_BLOCK = 100
 # The ratios per peer, other/plain except CPU (plain/other): for each, 1.0 means free.
 KEYS = ("throughput", "cpu_per_task", "publish_rate", "broker_per_task")
 
@@ -87,10 +95,10 @@ class Worker:
             self.stop()
             raise
 
-    def publish(self, scenario: str, count: int) -> float:
+    def publish(self, scenario: str, count: int, queue: str) -> float:
         """Seconds the publisher took for ``count`` messages of ``scenario`` (but the first)."""
         assert self.publisher.stdin is not None and self.publisher.stdout is not None
-        self.publisher.stdin.write(f"{scenario} {count}\n")
+        self.publisher.stdin.write(f"{scenario} {count} {queue}\n")
         self.publisher.stdin.flush()
         answer = self.publisher.stdout.readline()
         if not answer:
@@ -146,10 +154,10 @@ def wait_for(check: Any, what: str, timeout: float) -> None:
 
 
 def run_once(driver: Celery, broker_pid: int, worker: Worker, scenario: str, count: int) -> Counter[str]:
-    """Publish, then let the worker drain; the sums its figures are made of (see ``figures``)."""
+    """Publish, then let the worker drain; the sums its drain figures are made of (see ``figures``)."""
     tasks = count * (4 if scenario == "fanout" else 1)
     broker0 = tree_cpu_seconds(broker_pid)
-    publish_seconds = worker.publish(scenario, count)
+    worker.publish(scenario, count, f"bench.{worker.mode}")
     marker = b"] succeeded in "
     offset = worker.log.stat().st_size
     cpu0, start = tree_cpu_seconds(worker.proc.pid), time.time()
@@ -172,8 +180,25 @@ def run_once(driver: Celery, broker_pid: int, worker: Worker, scenario: str, cou
     cpu = tree_cpu_seconds(worker.proc.pid) - cpu0
     broker = tree_cpu_seconds(broker_pid) - broker0
     driver.control.cancel_consumer(f"bench.{worker.mode}", destination=[worker.hostname], reply=True)
-    return Counter({"tasks": tasks, "seconds": end - start, "cpu": cpu, "published": count - 1,
-                    "publish_seconds": publish_seconds, "broker": broker})
+    return Counter({"tasks": tasks, "seconds": end - start, "cpu": cpu, "broker": broker})
+
+
+def publish_duel(driver: Celery, workers: dict[str, Worker], orders: list[list[str]], scenario: str,
+                 count: int) -> dict[str, Counter[str]]:
+    """Each publisher publishes ``count`` messages of ``scenario`` in blocks of PUBLISH_BLOCK,
+    the publishers taking turns block by block in the pair's orders, to queues nobody consumes
+    (purged after each turn of the publishers); the sums the publish rates are made of."""
+    sums: dict[str, Counter[str]] = {mode: Counter() for mode in workers}
+    with driver.connection_for_write() as connection:
+        channel = connection.default_channel
+        for _ in range(max(1, count // (PUBLISH_BLOCK * len(orders)))):
+            for order in orders:
+                for mode in order:
+                    sums[mode]["publish_seconds"] += workers[mode].publish(scenario, PUBLISH_BLOCK, f"bench.{mode}.pub")
+                    sums[mode]["published"] += PUBLISH_BLOCK - 1
+                for mode in order:
+                    channel.queue_purge(f"bench.{mode}.pub")
+    return sums
 
 
 def figures(sums: Counter[str]) -> dict[str, float]:
@@ -232,6 +257,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="runs, each on a new RabbitMQ node")
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--parents", type=int, default=3_000)
+    parser.add_argument("--publish", type=int, default=5_000, help="messages per publisher in each publish duel")
     parser.add_argument("--peers", default=",".join(DEFAULT_PEERS),
                         help=f"comma-separated, each compared with plain Celery: {', '.join(MODES[1:])}")
     parser.add_argument("--publisher", action="store_true", help=argparse.SUPPRESS)
@@ -246,8 +272,9 @@ def main() -> None:
     opts.peers = opts.peers.split(",")
     if unknown := set(opts.peers) - set(MODES[1:]):
         parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
-    if opts.pairs < 6 or opts.runs < 1 or opts.tasks < 10_000 or opts.parents < 3_000:
-        parser.error("the method needs --pairs >= 6, --runs >= 1, --tasks >= 10000, --parents >= 3000")
+    if opts.pairs < 6 or opts.runs < 1 or opts.tasks < 10_000 or opts.parents < 3_000 or opts.publish < 5_000:
+        parser.error("the method needs --pairs >= 6, --runs >= 1, --tasks >= 10000, --parents >= 3000, "
+                     "--publish >= 5000")
     log_dir = Path(os.environ.get("BENCH_LOG_DIR") or ROOT / "logs" / "bench")
     log_dir.mkdir(parents=True, exist_ok=True)
     runs = []
@@ -296,6 +323,8 @@ def run_pairs(driver: Celery, broker_pid: int, broker: str, log_dir: Path, opts:
                 for order in orders:
                     for mode in order:
                         sums[mode] += run_once(driver, broker_pid, workers[mode], scenario, count // len(modes))
+                for mode, published in publish_duel(driver, workers, orders, scenario, opts.publish).items():
+                    sums[mode] += published
                 runs = {mode: figures(sums[mode]) for mode in modes}
                 plain = runs["plain"]
                 print(f"pair {pair + 1} {scenario:6} plain {plain['throughput']:.0f}/s, "
@@ -340,7 +369,7 @@ def report(runs: list[Results], cost: dict[str, float], opts: argparse.Namespace
     print(json.dumps({"pairs": opts.pairs * opts.runs, "median_over_plain": medians,
                       "each_run": [medians_of(run) for run in runs], "filters_us_per_record": cost}, indent=2))
     command = (f".venv/bin/python bench/tracing_overhead.py --pairs {opts.pairs} --runs {opts.runs} "
-               f"--tasks {opts.tasks} --parents {opts.parents} --peers {','.join(opts.peers)}")
+               f"--tasks {opts.tasks} --parents {opts.parents} --publish {opts.publish} --peers {','.join(opts.peers)}")
     for peer, by_scenario in medians.items():
         cells = []
         for scenario, m in by_scenario.items():
