@@ -26,10 +26,11 @@ Why rounds: the machine's speed drifts over seconds (two plain workers of one pa
 1.18 apart in one scenario and 0.92 in the next), and a worker that drained its share in one
 stretch of time would carry that stretch's speed into its ratio. Why a balanced order: merely
 rotated, the order kept each worker right after the same one, in whose wake it published.
-Why a duel of short blocks for the publish rate: a worker's share of the rounds took a fan-out
-publisher about 0.6 s per pair, spread over the pair's minutes, and its pair ratios spread
-with a standard deviation of up to 0.12; turns of 25 ms put every publisher in the same
-moments of the machine. Why new processes per pair: so that a process's own luck (its memory layout) is sampled too.
+Why a duel of short blocks for the publish rate: timed on its shares in the rounds, a fan-out
+publisher published for about 0.6 s per pair, in stretches minutes apart, and its pair ratios
+spread with a standard deviation of up to 0.12; turns of 25 ms put every publisher in the same
+moments of the machine. Why new processes per pair: so that a process's own luck (its memory
+layout) is sampled too.
 Peers beyond the default: ``control`` (plain again: how far from 1.0 the method strays) and
 ``floor`` (threadline's bytes, none of its code).
 """
@@ -191,7 +192,7 @@ def publish_duel(driver: Celery, workers: dict[str, Worker], orders: list[list[s
     sums: dict[str, Counter[str]] = {mode: Counter() for mode in workers}
     with driver.connection_for_write() as connection:
         channel = connection.default_channel
-        for _ in range(max(1, count // (PUBLISH_BLOCK * len(orders)))):
+        for _ in range(count // (PUBLISH_BLOCK * len(orders))):
             for order in orders:
                 for mode in order:
                     sums[mode]["publish_seconds"] += workers[mode].publish(scenario, PUBLISH_BLOCK, f"bench.{mode}.pub")
@@ -304,6 +305,7 @@ def one_run(log_dir: Path, opts: argparse.Namespace) -> Results:
 
 
 Results = dict[str, dict[str, list[dict[str, float]]]]  # peer -> scenario -> one dict per pair
+Medians = dict[str, dict[str, dict[str, float]]]  # peer -> scenario -> key -> median
 
 
 def run_pairs(driver: Celery, broker_pid: int, broker: str, log_dir: Path, opts: argparse.Namespace) -> Results:
@@ -353,7 +355,7 @@ def balanced_orders(modes: list[str], pair: int) -> list[list[str]]:
     return orders if pair % 2 == 0 else [order[::-1] for order in orders]
 
 
-def medians_of(ratios: Results) -> dict[str, dict[str, dict[str, float]]]:
+def medians_of(ratios: Results) -> Medians:
     return {
         peer: {scenario: {key: statistics.median(r[key] for r in rows) for key in rows[0]}
                for scenario, rows in by_scenario.items()}
@@ -368,15 +370,20 @@ def report(runs: list[Results], cost: dict[str, float], opts: argparse.Namespace
     medians = medians_of(pooled)
     print(json.dumps({"pairs": opts.pairs * opts.runs, "median_over_plain": medians,
                       "each_run": [medians_of(run) for run in runs], "filters_us_per_record": cost}, indent=2))
+    write_rows(medians, cost, opts)
+
+
+def write_rows(medians: Medians, cost: dict[str, float], opts: argparse.Namespace) -> None:
+    """A row per peer in bench/README.md, from the medians over the pairs of all runs."""
     command = (f".venv/bin/python bench/tracing_overhead.py --pairs {opts.pairs} --runs {opts.runs} "
                f"--tasks {opts.tasks} --parents {opts.parents} --publish {opts.publish} --peers {','.join(opts.peers)}")
     for peer, by_scenario in medians.items():
         cells = []
         for scenario, m in by_scenario.items():
-            # CPU: plain/other, so that like the others 1.0 means free and lower costs more.
+            # CPU and broker: plain/other, so that like the others 1.0 means free and lower costs more.
             cells.append(f"{scenario}: thr {m['throughput']:.3f}, cpu {1 / m['cpu_per_task']:.3f}, "
                          f"pub {m['publish_rate']:.3f}, broker {m['plain_broker_us']:.0f} -> "
-                         f"{m['broker_us']:.0f} us/msg")
+                         f"{m['broker_us']:.0f} us/msg ({1 / m['broker_per_task']:.3f})")
         runs = f"{opts.runs} runs" if opts.runs > 1 else "1 run"
         figures = f"{opts.runs * opts.pairs} pairs in {runs}; " + "; ".join(cells)
         if peer == "redacted":
