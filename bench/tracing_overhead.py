@@ -68,7 +68,8 @@ WARM_UP = 500
 # Messages a publisher publishes in one turn of the publish duel: about 25 ms, short enough
 # that the publishers' turns see the same machine.
 PUBLISH_BLOCK = 100
-# The ratios per peer, other/plain except CPU (plain/other): for each, 1.0 means free.
+# The ratios per peer and pair, each other/plain (the rows print CPU and broker as plain/other,
+# so that there too 1.0 means free and lower costs more).
 KEYS = ("throughput", "cpu_per_task", "publish_rate", "broker_per_task")
 
 
